@@ -1,0 +1,75 @@
+"""The ``optimlab`` command: ``optimlab verify`` (and more subcommands as the book grows)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """Every optimizer against its oracle, one row per configuration; non-zero exit on a mismatch."""
+    from optimlab.verify import run_torch_parity
+    from optimlab.verify.torch_cases import TORCH_TWINS, torch_cases
+
+    unknown = sorted(set(args.only or ()) - set(TORCH_TWINS))
+    if unknown:
+        print(f"optimlab verify: unknown optimizer(s) {unknown}; choose from {sorted(TORCH_TWINS)}", file=sys.stderr)
+        return 2
+    tolerance = TOLERANCE[args.dtype]
+    cases = torch_cases(args.only)
+    header = f"{'optimizer':<10} {'oracle':<14} {'configuration':<58} {'param err':>10} {'state err':>10}  result"
+    print(f"optimlab verify: {len(cases)} configurations x {args.steps} steps, {args.dtype}, tolerance {tolerance:g}")
+    print(header)
+    print("-" * len(header))
+    failures = 0
+    for case in cases:
+        result = run_torch_parity(case.ours, case.theirs, case.config, steps=args.steps, dtype=np.dtype(args.dtype))
+        ok = result.ok(tolerance)
+        failures += not ok
+        config = ", ".join(f"{k}={v}" for k, v in case.config.items()) or "defaults"
+        print(f"{case.name:<10} {'torch ' + _torch_version():<14} {config[:58]:<58} "
+              f"{result.param_error:>10.1e} {result.state_error:>10.1e}  {'ok' if ok else 'MISMATCH'}", flush=True)
+        for problem in result.problems:
+            print(f"    {problem}")
+    print(f"{len(cases) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__.split("+")[0]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="optimlab", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    verify = commands.add_parser("verify", help="check every optimizer against its oracle (torch.optim), step by step")
+    verify.add_argument("--steps", type=_positive_int, default=50, help="steps per configuration (default 50)")
+    verify.add_argument("--dtype", choices=sorted(TOLERANCE), default="float64", help="precision (default float64)")
+    verify.add_argument("--only", nargs="+", metavar="NAME", help="only these optimizers (class names)")
+    verify.set_defaults(run=_verify)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+r"""Adam, AdamW and AMSGrad (torch's ``Adam``/``AdamW``).
+
+.. math::
+    g_t &\leftarrow \pm\nabla f(\theta_{t-1}) \quad(+\lambda\theta_{t-1}\ \text{for L2 decay}) \\
+    \theta_{t-1} &\leftarrow (1-\eta\lambda)\,\theta_{t-1} \quad(\text{decoupled decay, AdamW}) \\
+    m_t &= \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+    \hat v_t &= \max(\hat v_{t-1}, v_t)\ \text{(AMSGrad)}, \text{ else } v_t \\
+    \theta_t &= \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\,
+               \frac{m_t}{\sqrt{\hat v_t}/\sqrt{1-\beta_2^t} + \epsilon}
+
+Bias correction divides the zero-initialised averages by :math:`1-\beta^t`, the total weight their
+geometric sums have after :math:`t` steps. Conventions as torch: ε is added *after* the square root
+and after bias correction of :math:`\sqrt{v}`; the decoupled decay is scaled by the learning rate
+(Loshchilov & Hutter's paper scales it by the schedule multiplier only); AMSGrad keeps the maximum of
+the *uncorrected* :math:`v_t` (Reddi et al. take it after correction). References: Kingma & Ba (2015),
+Loshchilov & Hutter (2019), Reddi et al. (2018).
+"""
+
+from __future__ import annotations
+
+import math
+
+from optimlab.backend import get_array_module
+from optimlab.kernels import ElementwiseKernel, use_fused
+from optimlab.optim.base import Optimizer
+from optimlab.optim.hyperparams import betas, boolean, learning_rate, nonnegative
+
+
+def adam_init(param, *, amsgrad=False) -> dict:
+    """``step`` 0 and zero moments (plus ``max_exp_avg_sq`` for AMSGrad), torch's key names."""
+    xp = get_array_module(param)
+    state = {"step": 0, "exp_avg": xp.zeros_like(param), "exp_avg_sq": xp.zeros_like(param)}
+    if amsgrad:
+        state["max_exp_avg_sq"] = xp.zeros_like(param)
+    return state
+
+
+def adam_update(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                amsgrad=False, maximize=False, decoupled_weight_decay=False) -> None:
+    """The NumPy/CuPy reference: one Adam step on ``param`` and ``state`` in place."""
+    xp = get_array_module(param)
+    state["step"] += 1
+    t = state["step"]
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param *= 1 - lr * weight_decay  # θ ← (1 − ηλ)θ
+        else:
+            g = g + weight_decay * param  # g ← g + λθ
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg += (1 - beta1) * (g - exp_avg)  # m = β₁m + (1 − β₁)g
+    exp_avg_sq *= beta2  # v = β₂v + (1 − β₂)g²
+    exp_avg_sq += (1 - beta2) * g * g
+    bias_correction1 = 1 - beta1**t
+    bias_correction2 = 1 - beta2**t
+    if amsgrad:
+        xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])  # v̂ = max(v̂, v)
+        second_moment = state["max_exp_avg_sq"]
+    else:
+        second_moment = exp_avg_sq
+    denom = xp.sqrt(second_moment) / math.sqrt(bias_correction2) + eps  # √(v/(1 − β₂ᵗ)) + ε
+    param -= (lr / bias_correction1) * (exp_avg / denom)  # θ ← θ − η/(1 − β₁ᵗ) · m/denom
+
+
+ADAM_KERNEL = ElementwiseKernel(
+    name="adam",
+    inputs=("g",),
+    outputs=("p", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+    scalars=("lr", "beta1", "beta2", "eps", "weight_decay", "step_size", "bias_correction2_sqrt"),
+    flags=("MAXIMIZE", "DECOUPLED", "AMSGRAD"),
+    requires=(("max_exp_avg_sq", "AMSGRAD"),),
+    body="""
+#if MAXIMIZE
+C grad = -(C)g;
+#else
+C grad = (C)g;
+#endif
+C param = (C)p;
+if (weight_decay != 0) {
+#if DECOUPLED
+    param *= (C)(1 - lr * weight_decay);
+#else
+    grad += (C)weight_decay * param;
+#endif
+}
+C m = (C)exp_avg + (C)(1 - beta1) * (grad - (C)exp_avg);
+C v = (C)beta2 * (C)exp_avg_sq + (C)(1 - beta2) * grad * grad;
+exp_avg = (T)m;
+exp_avg_sq = (T)v;
+#if AMSGRAD
+v = optimlab_max((C)max_exp_avg_sq, v);
+max_exp_avg_sq = (T)v;
+#endif
+C denom = sqrt(v) / (C)bias_correction2_sqrt + (C)eps;
+p = (T)(param - (C)step_size * (m / denom));
+""",
+)
+
+
+def adam_fused(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+               amsgrad=False, maximize=False, decoupled_weight_decay=False) -> None:
+    """The same step through the fused kernel; the bias corrections are folded on the host."""
+    state["step"] += 1
+    t = state["step"]
+    ADAM_KERNEL(
+        flags=dict(MAXIMIZE=maximize, DECOUPLED=decoupled_weight_decay, AMSGRAD=amsgrad),
+        g=grad, p=param, exp_avg=state["exp_avg"], exp_avg_sq=state["exp_avg_sq"],
+        max_exp_avg_sq=state.get("max_exp_avg_sq"),
+        lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+        step_size=lr / (1 - beta1**t), bias_correction2_sqrt=math.sqrt(1 - beta2**t),
+    )
+
+
+def adam(param, grad, state, **hyper) -> None:
+    """One Adam step: the fused kernel for GPU arrays (see ``kernels.use_fused``), else the reference."""
+    (adam_fused if use_fused(param) else adam_update)(param, grad, state, **hyper)
+
+
+def adamw(param, grad, state, **hyper) -> None:
+    """One AdamW step: Adam with decoupled, lr-scaled weight decay."""
+    adam(param, grad, state, decoupled_weight_decay=True, **hyper)
+
+
+class Adam(Optimizer):
+    """``torch.optim.Adam`` with the same arguments, defaults and update (see the module docstring)."""
+
+    hyperparameters = {
+        "lr": learning_rate,
+        "betas": betas,
+        "eps": nonnegative,
+        "weight_decay": nonnegative,
+        "amsgrad": boolean,
+        "maximize": boolean,
+        "decoupled_weight_decay": boolean,
+    }
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
+                 maximize=False, decoupled_weight_decay=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize, decoupled_weight_decay=decoupled_weight_decay))
+
+    def _init_state(self, param, group):
+        return adam_init(param.data, amsgrad=group["amsgrad"])
+
+    def _update(self, param, grad, state, group):
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = get_array_module(param.data).zeros_like(param.data)
+        beta1, beta2 = group["betas"]
+        adam(param.data, grad, state, lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+             weight_decay=group["weight_decay"], amsgrad=group["amsgrad"], maximize=group["maximize"],
+             decoupled_weight_decay=group["decoupled_weight_decay"])
+
+
+class AdamW(Adam):
+    """``torch.optim.AdamW``: Adam with decoupled weight decay, default ``weight_decay=1e-2``."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize, decoupled_weight_decay=True)
