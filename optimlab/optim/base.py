@@ -191,6 +191,17 @@ class Optimizer:
     def _update(self, param: Parameter, grad, state: dict, group: dict) -> None:
         raise NotImplementedError
 
+    # -- memory ----------------------------------------------------------------------------------
+
+    def state_bytes(self) -> int:
+        """Bytes held by the arrays of the optimizer state, measured from the arrays themselves."""
+        return sum(int(v.nbytes) for state in self.state.values() for v in state.values() if is_array(v))
+
+    def state_bytes_per_parameter(self) -> float:
+        """``state_bytes()`` divided by the number of parameter elements that have state."""
+        elements = sum(int(p.size) for p in self.state)
+        return self.state_bytes() / elements if elements else 0.0
+
     # -- saving and loading ----------------------------------------------------------------------
 
     def state_dict(self) -> dict:

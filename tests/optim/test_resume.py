@@ -159,3 +159,10 @@ def test_zero_grad_and_closure():
     optimizer.zero_grad()
     assert all(p.grad is None for p in params)
     assert optimizer.step(lambda: 4.5) == 4.5
+
+
+def test_state_bytes_are_measured_from_the_arrays():
+    optimizer, params = _trained("Adam", amsgrad=True)
+    elements = sum(p.size for p in params)
+    assert optimizer.state_bytes() == 3 * 8 * elements
+    assert optimizer.state_bytes_per_parameter() == 24.0
