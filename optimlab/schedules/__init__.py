@@ -10,3 +10,9 @@ from .functions import (constant, cosine, cosine_warm_restarts, cyclic, exponent
                         sgdr_position, step_decay)
 from .warmup import (inverse_sqrt, noam, warmup_constant, warmup_cosine_decay, warmup_linear_decay,
                      warmup_stable_decay)
+from .base import LRScheduler
+from .schedulers import (ConstantLR, CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR,
+                         MultiplicativeLR, MultiStepLR, PolynomialLR, ScheduleLR, StepLR)
+from .cycling import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
+from .composite import ChainedScheduler, SequentialLR
+from .plateau import ReduceLROnPlateau

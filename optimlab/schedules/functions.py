@@ -58,7 +58,7 @@ def multistep(init_value: float, milestones: Sequence[int], gamma: float = 0.1) 
     there, as in torch.
     """
     init_value = check_real("init_value", init_value)
-    milestones = check_sorted_ints("milestones", milestones, strict=False, minimum=1)
+    milestones = check_sorted_ints("milestones", milestones, strict=False, minimum=0)
     gamma = check_real("gamma", gamma, low=0.0, low_open=True)
 
     def schedule(step):
@@ -252,13 +252,14 @@ def piecewise_anneal(step: float, ends: Sequence[float], values: Sequence[float]
     Phase :math:`i` runs from :math:`e_{i-1}` (:math:`e_{-1} = 0`) to :math:`e_i`; with
     :math:`f = (t - e_{i-1})/(e_i - e_{i-1})` the value is
     :math:`v_{i+1} + \tfrac12(v_i - v_{i+1})(1 + \cos\pi f)` (``'cos'``) or
-    :math:`v_i + (v_{i+1} - v_i) f` (``'linear'``). The last phase extends past its end, as in torch.
+    :math:`v_i + (v_{i+1} - v_i) f` (``'linear'``). After the last phase the final value is held
+    (torch extrapolates the last phase: see :func:`one_cycle`).
     """
     anneal = _ANNEAL[check_choice("anneal_strategy", anneal_strategy, _ANNEAL)]
     start = 0.0
     for i, end in enumerate(ends):
         if step <= end or i == len(ends) - 1:
-            return anneal(values[i], values[i + 1], (step - start) / (end - start))
+            return anneal(values[i], values[i + 1], min((step - start) / (end - start), 1.0))
         start = end
     raise ValueError("ends must not be empty")
 
@@ -287,8 +288,10 @@ def one_cycle(max_value: float, total_steps: int, pct_start: float = 0.3, anneal
     ``pct_start`` of ``total_steps``, then down to :math:`\eta_{min} = \eta_{init}/\text{final\_div}`
     (two phases, fastai); with ``three_phase`` back down to :math:`\eta_{init}` symmetrically, then to
     :math:`\eta_{min}`. Phases end at steps :math:`pT - 1` (:math:`2pT - 2`) and :math:`T - 1`, as in
-    torch; steps :math:`0..T` are defined (torch allows one scheduler step past the last update) and
-    a later step raises ``ValueError``.
+    torch. Steps :math:`0..T` are defined (torch allows one scheduler step past the last update) and
+    a later step raises ``ValueError``. At step :math:`T`, whose value no update uses, this holds
+    :math:`\eta_{min}`, where torch extrapolates the last phase (a cosine rising again, or a line
+    below :math:`\eta_{min}` that can be negative, which optimlab's optimizers reject).
     """
     max_value = check_real("max_value", max_value)
     div_factor = check_real("div_factor", div_factor, low=0.0, low_open=True)

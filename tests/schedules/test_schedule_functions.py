@@ -171,11 +171,12 @@ def test_one_cycle(anneal, three_phase):
     f = S.one_cycle(peak, total, pct, anneal, div_factor=10.0, final_div_factor=100.0, three_phase=three_phase)
     init, final = peak / 10, peak / 10 / 100
     knots = [init, peak, init, final] if three_phase else [init, peak, final]
-    assert_matches(f, _one_cycle_oracle(total, pct, knots, anneal), steps=range(total + 1), scale=peak)
+    assert_matches(f, _one_cycle_oracle(total, pct, knots, anneal), steps=range(total), scale=peak)
     assert f(0) == pytest.approx(init, rel=1e-15) and f(total - 1) == pytest.approx(final, rel=1e-12)
+    assert f(total) == f(total - 1)  # held after the last update (torch extrapolates)
     m = S.one_cycle_momentum(total, 0.8, 0.9, pct, anneal, three_phase)
     mknots = [0.9, 0.8, 0.9, 0.9] if three_phase else [0.9, 0.8, 0.9]
-    assert_matches(m, _one_cycle_oracle(total, pct, mknots, anneal), steps=range(total + 1))
+    assert_matches(m, _one_cycle_oracle(total, pct, mknots, anneal), steps=range(total))
     with pytest.raises(ValueError, match="total_steps=300"):
         f(total + 1)
 
