@@ -65,6 +65,12 @@ class Parameter:
         self._grad = value
         self._grad_owned = False
 
+    def use_grad_buffer(self, view) -> None:
+        """Make ``grad`` a view into an optimizer's flat gradient buffer, owned by the library so
+        that ``accumulate_grad`` adds into it in place (see ``optimlab.optim.flat``)."""
+        self._check_grad(view)
+        self._grad, self._grad_owned = view, True
+
     def accumulate_grad(self, value) -> None:
         """``grad += value``, allocating on first use; never writes into a caller's array."""
         self._check_grad(value)

@@ -133,6 +133,7 @@ class Adam(Optimizer):
         "maximize": boolean,
         "decoupled_weight_decay": boolean,
     }
+    elementwise = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
                  maximize=False, decoupled_weight_decay=False):

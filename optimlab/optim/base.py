@@ -6,15 +6,18 @@ A family module supplies the math; a subclass only declares
 * ``hyperparameters``: name -> rule (``optimlab.optim.hyperparams``), checked whenever a value is set;
 * ``_init_state(param, group) -> dict``: the per-parameter state with torch's key names;
 * ``_update(param, grad, state, group)``: one in-place update (calls the family's functional form);
-* optionally ``_check_group(group)`` for rules that span several hyperparameters, and
+* optionally ``_check_group(group)`` for rules that span several hyperparameters,
   ``lazy_state``: keys created on the first step rather than by ``_init_state`` (``load_state_dict``
-  accepts them with the parameter's shape and dtype).
+  accepts them with the parameter's shape and dtype), and ``elementwise = True`` when the update
+  treats every element independently, so that ``flatten()`` can run it once over a whole group.
 
 Differences from ``torch.optim.Optimizer`` (deliberate): the step counter is a Python int (torch's
 float32 counter stops at 2**24); every hyperparameter is validated when set, not only in the
 constructor; ``state_dict()`` returns copies; ``load_state_dict`` checks group count, sizes, state
 keys, shapes and dtypes before it changes anything; a group's ``lr`` may be a schedule
-``step -> lr`` evaluated with the number of completed ``step()`` calls.
+``step -> lr`` evaluated with the number of completed ``step()`` calls. After ``flatten()`` (see
+``optimlab.optim.flat``) ``zero_grad`` zeroes the flat gradient buffer instead of dropping gradients,
+so every parameter of a flattened group is updated each step (torch's ``set_to_none=False``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numbers
 from typing import Any, Callable, Iterable
 
 from optimlab.backend import get_array_module, is_array
+from optimlab.optim.flat import FlatBuffer, build_flat_state, partition
 from optimlab.optim.hyperparams import Rule
 from optimlab.parameter import Parameter
 
@@ -96,6 +100,7 @@ class Optimizer:
 
     hyperparameters: dict[str, Rule] = {}
     lazy_state: tuple[str, ...] = ()
+    elementwise = False
 
     def __init__(self, params, defaults: dict[str, Any]):
         self.defaults = {key: self._check_hyperparameter(key, value) for key, value in defaults.items()}
@@ -103,6 +108,7 @@ class Optimizer:
         self.state: dict[Parameter, dict[str, Any]] = {}
         self.param_groups: list[ParamGroup] = []
         self.step_count = 0
+        self._flat_buffers: list[FlatBuffer] = []
         if isinstance(params, Parameter) or is_array(params):
             raise TypeError(
                 "params must be an iterable of Parameters or of dicts (param groups), "
@@ -157,18 +163,42 @@ class Optimizer:
     # -- stepping --------------------------------------------------------------------------------
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset every parameter's gradient (to ``None`` by default, as torch does)."""
+        """Reset every parameter's gradient (to ``None`` by default, as torch does; flattened
+        groups zero their gradient buffer instead)."""
+        for flat in self._flat_buffers:
+            flat.zero_grad()
+        flattened = {id(p) for flat in self._flat_buffers for p in flat.params}
         for group in self.param_groups:
             for param in group["params"]:
-                param.zero_grad(set_to_none)
+                if id(param) not in flattened:
+                    param.zero_grad(set_to_none)
+
+    def flatten(self) -> "Optimizer":
+        """Lay out each group's parameters (per dtype), gradients and states in contiguous buffers,
+        so that a step is one update per buffer (see ``optimlab.optim.flat``). Returns ``self``."""
+        if not self.elementwise:
+            raise TypeError(
+                f"{type(self).__name__}'s update is not elementwise (it uses per-tensor norms, shapes or "
+                "matrices), so its parameters cannot share one flat buffer"
+            )
+        flattened = {id(p) for flat in self._flat_buffers for p in flat.params}
+        for group in self.param_groups:
+            todo = [p for p in group["params"] if id(p) not in flattened]
+            self._flat_buffers += [FlatBuffer(part) for part in partition(todo)]
+        return self
 
     def step(self, closure: Callable[[], Any] | None = None):
         """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
         loss = closure() if closure is not None else None
         for group in self.param_groups:
             hyper = self._resolve(group)
+            members = {id(p) for p in group["params"]}
+            done: set[int] = set()
+            for flat in self._flat_buffers:
+                if id(flat.params[0]) in members and self._step_flat(flat, hyper):
+                    done.update(map(id, flat.params))
             for param in group["params"]:
-                if param.grad is None:
+                if param.grad is None or id(param) in done:
                     continue
                 state = self.state.get(param)
                 if state is None:
@@ -176,6 +206,43 @@ class Optimizer:
                 self._update(param, param.grad, state, hyper)
         self.step_count += 1
         return loss
+
+    def _step_flat(self, flat: FlatBuffer, hyper: dict) -> bool:
+        """One update over a whole flat buffer; False (nothing done) when it must fall back to the
+        per-parameter path: a gradient is missing or the states cannot be joined."""
+        if not flat.gather_grads():
+            return False
+        if not self._flat_state_current(flat):
+            states = [self.state.get(p) for p in flat.params]
+            state = build_flat_state(flat, states, lambda: self._init_state(flat.param, hyper))
+            if state is None:
+                return False
+            flat.state, flat.state_views = state, {}
+        self._update(flat.param, flat.grad, flat.state, hyper)
+        for key, value in flat.state.items():
+            if is_array(value) and flat.state_views.get(key, (None,))[0] is not value:
+                flat.state_views[key] = (value, flat.views(value))
+        for index, param in enumerate(flat.params):
+            per_param = self.state.setdefault(param, {})
+            for key, value in flat.state.items():
+                per_param[key] = flat.state_views[key][1][index] if is_array(value) else value
+        return True
+
+    def _flat_state_current(self, flat: FlatBuffer) -> bool:
+        """True when every parameter's state is still the views into ``flat.state``."""
+        if flat.state is None:
+            return False
+        for index, param in enumerate(flat.params):
+            per_param = self.state.get(param)
+            if per_param is None or set(per_param) != set(flat.state):
+                return False
+            for key, value in flat.state.items():
+                if is_array(value):
+                    if per_param[key] is not flat.state_views[key][1][index]:
+                        return False
+                elif per_param[key] != value:
+                    return False
+        return True
 
     def _resolve(self, group: ParamGroup) -> dict:
         """The group's hyperparameters for this step, with a schedule ``lr`` evaluated."""

@@ -106,6 +106,7 @@ class SGD(Optimizer):
         "maximize": boolean,
     }
     lazy_state = ("momentum_buffer",)
+    elementwise = True
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, *, maximize=False):

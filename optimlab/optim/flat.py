@@ -1,0 +1,97 @@
+"""Flat buffers: a group's parameters, gradients and states as views into contiguous arrays.
+
+An optimizer step is memory-bound, and one kernel launch per small tensor wastes most of the
+bandwidth. After ``optimizer.flatten()``, the parameters of each group (per dtype and backend) are
+views into one contiguous buffer, their gradients views into a second, and every state entry a view
+into a flat state array; the update then runs once over the whole buffer (one kernel launch, or one
+NumPy pass). ``Parameter.data``/``.grad`` stay ordinary arrays (views), ``optimizer.state[p]`` stays
+torch-shaped (views, copied on ``state_dict()``), and the flat state is rebuilt from the per-parameter
+state whenever the two part ways (after ``load_state_dict``, or a step where some gradient was None).
+"""
+
+from __future__ import annotations
+
+from optimlab.backend import get_array_module, is_array
+from optimlab.parameter import Parameter
+
+
+class FlatBuffer:
+    """Parameters of one dtype laid out in one contiguous buffer, with a gradient buffer beside it.
+
+    ``param`` is the whole buffer as a single Parameter whose ``grad`` is the gradient buffer: an
+    elementwise update applied to it is the update of every parameter at once.
+    """
+
+    def __init__(self, params: list[Parameter]):
+        first = params[0].data
+        xp = get_array_module(first)
+        self.params = tuple(params)
+        self.size = sum(int(p.size) for p in params)
+        self.data = xp.empty(self.size, dtype=first.dtype)
+        self.grad = xp.zeros(self.size, dtype=first.dtype)
+        self.offsets = []
+        offset = 0
+        for p in params:
+            self.offsets.append(offset)
+            offset += int(p.size)
+        self.grad_views = self.views(self.grad)
+        for p, data_view, grad_view in zip(params, self.views(self.data), self.grad_views):
+            data_view[...] = p.data
+            if p.grad is not None:
+                grad_view[...] = p.grad
+            p.data = data_view
+            p.use_grad_buffer(grad_view)
+        self.param = Parameter(self.data)
+        self.param.use_grad_buffer(self.grad)
+        self.state: dict | None = None
+        self.state_views: dict[str, list] = {}
+
+    def views(self, flat) -> list:
+        """Per-parameter views (with the parameters' shapes) into a flat array."""
+        return [flat[o : o + int(p.size)].reshape(p.shape) for p, o in zip(self.params, self.offsets)]
+
+    def gather_grads(self) -> bool:
+        """Make the gradient buffer hold every gradient (copying those set from outside); False if
+        some parameter has no gradient."""
+        for p, view in zip(self.params, self.grad_views):
+            if p.grad is None:
+                return False
+            if p.grad is not view:
+                view[...] = p.grad
+        return True
+
+    def zero_grad(self) -> None:
+        """Zero the gradient buffer and point every parameter's gradient back at its view."""
+        self.grad.fill(0)
+        for p, view in zip(self.params, self.grad_views):
+            p.use_grad_buffer(view)
+
+
+def partition(params) -> list[list[Parameter]]:
+    """Group parameters by (backend, dtype), keeping their order."""
+    parts: dict = {}
+    for p in params:
+        parts.setdefault((type(p.data), p.data.dtype), []).append(p)
+    return list(parts.values())
+
+
+def build_flat_state(flat: FlatBuffer, states: list[dict | None], init) -> dict | None:
+    """The flat state of ``flat``: fresh from ``init()`` when no parameter has state yet, else the
+    per-parameter states concatenated; ``None`` when they cannot be joined (mixed presence, keys,
+    or differing scalar entries such as the step counter)."""
+    if all(s is None for s in states):
+        return init()
+    if any(s is None for s in states) or any(set(s) != set(states[0]) for s in states):
+        return None
+    xp = get_array_module(flat.data)
+    joined = {}
+    for key, value in states[0].items():
+        if is_array(value):
+            if any(s[key].shape != p.shape for s, p in zip(states, flat.params)):
+                return None
+            joined[key] = xp.concatenate([s[key].reshape(-1) for s in states])
+        elif any(s[key] != value for s in states):
+            return None
+        else:
+            joined[key] = value
+    return joined

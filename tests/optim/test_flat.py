@@ -1,0 +1,122 @@
+"""Flat buffers: a flattened optimizer takes exactly the same steps as the per-parameter one.
+
+Elementwise IEEE operations (+, −, ×, ÷, √, max) are correctly rounded per element whatever the array
+layout, so a flattened update must be *bit-identical* to the per-tensor update, not merely close.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+
+import optimlab.optim as optim
+from optimlab import Parameter
+from optimlab.kernels import cpu_kernels
+from optimlab.verify.parity import TrajectoryProblem
+from optimlab.verify.torch_cases import torch_cases
+
+CASES = [case for case in torch_cases() if case.ours.elementwise]
+STEPS = 8
+
+
+def _setgrads(params, problem, step):
+    for p, g in zip(params, problem.grads([p.data for p in params], step)):
+        p.grad = g
+
+
+def _pair(case, problem):
+    plain_params = [Parameter(x.copy()) for x in problem.initial]
+    flat_params = [Parameter(x.copy()) for x in problem.initial]
+    plain = case.ours(plain_params, **case.config)
+    flat = case.ours(flat_params, **case.config).flatten()
+    return plain_params, plain, flat_params, flat
+
+
+def _assert_identical(plain_params, plain, flat_params, flat):
+    for a, b in zip(plain_params, flat_params):
+        assert np.array_equal(a.data, b.data)
+        state_a, state_b = plain.state.get(a, {}), flat.state.get(b, {})
+        assert set(state_a) == set(state_b)
+        for key in state_a:
+            assert np.array_equal(state_a[key], state_b[key]), key
+
+
+@pytest.mark.parametrize("fused", [False, True], ids=["reference", "cpu-kernel"])
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_flat_steps_are_bit_identical(case, fused):
+    problem = TrajectoryProblem(seed=3)
+    plain_params, plain, flat_params, flat = _pair(case, problem)
+    buffer = flat._flat_buffers[0]
+    with cpu_kernels(fused):
+        for step in range(STEPS):
+            _setgrads(plain_params, problem, step)
+            _setgrads(flat_params, problem, step)
+            plain.step()
+            flat.step()
+            _assert_identical(plain_params, plain, flat_params, flat)
+    assert all(np.shares_memory(p.data, buffer.data) for p in flat_params)
+    for p in flat_params:
+        assert all(np.shares_memory(v, buffer.state[k]) for k, v in flat.state[p].items() if isinstance(v, np.ndarray))
+
+
+def test_missing_gradient_falls_back_and_stays_correct():
+    problem = TrajectoryProblem(seed=4)
+    case = next(c for c in CASES if c.name == "Adam")
+    plain_params, plain, flat_params, flat = _pair(case, problem)
+    for step in range(6):
+        _setgrads(plain_params, problem, step)
+        _setgrads(flat_params, problem, step)
+        if step == 2:  # one parameter without a gradient: torch skips it, so its step count lags
+            plain_params[1].grad = None
+            flat_params[1].grad = None
+        plain.step()
+        flat.step()
+        _assert_identical(plain_params, plain, flat_params, flat)
+    assert flat.state[flat_params[0]]["step"] == 6 and flat.state[flat_params[1]]["step"] == 5
+
+
+def test_resume_into_a_flat_optimizer_is_bit_identical():
+    problem = TrajectoryProblem(seed=5)
+    case = next(c for c in CASES if c.name == "AdamW")
+    plain_params, plain, flat_params, flat = _pair(case, problem)
+    for step in range(3):
+        _setgrads(flat_params, problem, step)
+        flat.step()
+    saved = pickle.loads(pickle.dumps((flat.state_dict(), [p.data.copy() for p in flat_params])))
+    resumed_params = [Parameter(v) for v in saved[1]]
+    resumed = case.ours(resumed_params, **case.config).flatten()
+    resumed.load_state_dict(saved[0])
+    for step in range(3, 6):
+        for params, optimizer in ((flat_params, flat), (resumed_params, resumed)):
+            _setgrads(params, problem, step)
+            optimizer.step()
+    _assert_identical(flat_params, flat, resumed_params, resumed)
+    exported = flat.state_dict()["state"][0]["exp_avg"]
+    assert not np.shares_memory(exported, flat._flat_buffers[0].state["exp_avg"])
+
+
+def test_model_gradients_land_in_the_buffer_without_copy():
+    params = [Parameter(np.ones((2, 3))), Parameter(np.zeros(4))]
+    optimizer = optim.SGD(params, lr=0.1).flatten()
+    optimizer.zero_grad()
+    params[0].accumulate_grad(np.full((2, 3), 2.0))
+    params[0].accumulate_grad(np.full((2, 3), 1.0))
+    buffer = optimizer._flat_buffers[0]
+    assert np.shares_memory(params[0].grad, buffer.grad)
+    assert np.array_equal(buffer.grad[:6], np.full(6, 3.0))
+    optimizer.step()
+    assert np.allclose(params[0].data, 1 - 0.1 * 3.0) and np.array_equal(params[1].data, np.zeros(4))
+
+
+def test_mixed_dtypes_get_one_buffer_each():
+    params = [Parameter(np.ones(3)), Parameter(np.ones(2, dtype=np.float32)), Parameter(np.ones(4))]
+    optimizer = optim.Adam(params).flatten()
+    assert sorted(b.size for b in optimizer._flat_buffers) == [2, 7]
+
+
+def test_flatten_refuses_a_non_elementwise_update():
+    class PerTensorNorm(optim.SGD):
+        elementwise = False
+
+    with pytest.raises(TypeError, match="not elementwise"):
+        PerTensorNorm([Parameter(np.ones(3))], lr=0.1).flatten()
