@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ._checks import check_real
+from ._checks import check_int, check_real
 from .base import ChainableScheduler, LRScheduler, per_group
 from .functions import constant, cosine, exponential, join, linear, multistep, polynomial, step_decay
 
@@ -113,8 +113,7 @@ class ConstantLR(ChainableScheduler):
 
     def __init__(self, optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1) -> None:
         self.factor = check_real("factor", factor, low=0.0, high=1.0)
-        self.total_iters = total_iters
-        self._factor(0)
+        self.total_iters = check_int("total_iters", total_iters)
         super().__init__(optimizer, last_epoch)
 
     def _factor(self, t):
@@ -128,8 +127,7 @@ class LinearLR(ChainableScheduler):
                  total_iters: int = 5, last_epoch: int = -1) -> None:
         self.start_factor = check_real("start_factor", start_factor, low=0.0, high=1.0, low_open=True)
         self.end_factor = check_real("end_factor", end_factor, low=0.0, high=1.0)
-        self.total_iters = total_iters
-        self._factor(0)
+        self.total_iters = check_int("total_iters", total_iters)
         super().__init__(optimizer, last_epoch)
 
     def _factor(self, t):
@@ -152,8 +150,9 @@ class PolynomialLR(ChainableScheduler):
     r""":math:`\eta_t = \eta_{base}\,(1 - \min(t, T)/T)^p` (:func:`~.functions.polynomial`)."""
 
     def __init__(self, optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1) -> None:
+        self.total_iters = check_int("total_iters", total_iters)
         polynomial(1.0, total_iters, power)
-        self.total_iters, self.power = total_iters, power
+        self.power = power
         super().__init__(optimizer, last_epoch)
 
     def _factor(self, t):
@@ -172,9 +171,8 @@ class CosineAnnealingLR(ChainableScheduler):
     """
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
-        self.T_max = T_max
+        self.T_max = check_int("T_max", T_max)
         self.eta_min = check_real("eta_min", eta_min)
-        self._factor(0)
         super().__init__(optimizer, last_epoch)
 
     def _factor(self, t):
