@@ -7,11 +7,11 @@ Each backward is checked against finite differences and against PyTorch autograd
 
 from optimlab.nn.attention import CausalSelfAttention
 from optimlab.nn.layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, Tanh
-from optimlab.nn.losses import CrossEntropyLoss, MSELoss
+from optimlab.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from optimlab.nn.module import Module, Sequential
 from optimlab.nn.transformer import TransformerBlock, TransformerLM
 
 __all__ = [
     "Module", "Sequential", "Linear", "ReLU", "Tanh", "GELU", "LayerNorm", "Embedding", "Dropout",
-    "CrossEntropyLoss", "MSELoss", "CausalSelfAttention", "TransformerBlock", "TransformerLM",
+    "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss", "CausalSelfAttention", "TransformerBlock", "TransformerLM",
 ]

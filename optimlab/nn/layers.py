@@ -38,19 +38,19 @@ class Linear(Module):
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear expects input with last dimension {self.in_features}, got shape {tuple(x.shape)}")
         _check_dtype(self, x, self.weight.dtype)
-        self._x = x
-        y = x @ self.weight.data.T
+        self._x = x.reshape(-1, self.in_features)  # one 2-D matrix product, whatever the leading axes
+        y = self._x @ self.weight.data.T
         if self.bias is not None:
             y += self.bias.data
-        return y
+        return y.reshape(*x.shape[:-1], self.out_features)
 
     def backward(self, grad_out):
         x = self._cache("_x")
         g2d = grad_out.reshape(-1, self.out_features)
-        self.weight.accumulate_grad(g2d.T @ x.reshape(-1, self.in_features))
+        self.weight.accumulate_grad(g2d.T @ x)
         if self.bias is not None:
             self.bias.accumulate_grad(g2d.sum(axis=0))
-        return grad_out @ self.weight.data
+        return (g2d @ self.weight.data).reshape(*grad_out.shape[:-1], self.in_features)
 
 
 class ReLU(Module):

@@ -49,6 +49,28 @@ class CrossEntropyLoss(Module):
         return grad.reshape(self._shape)
 
 
+class BCEWithLogitsLoss(Module):
+    """Binary cross-entropy on logits z with targets y ∈ [0, 1], as
+    ``torch.nn.functional.binary_cross_entropy_with_logits``, over N entries:
+
+    L = (1/N) Σ [softplus(z) − y z] = (1/N) Σ [max(z, 0) − y z + log(1 + e^{−|z|})] (the stable form),
+    ∂L/∂z = (σ(z) − y) / N.
+    """
+
+    def forward(self, logits, targets):
+        xp = get_array_module(logits, targets)
+        if tuple(logits.shape) != tuple(targets.shape):
+            raise ValueError(f"BCEWithLogitsLoss logits have shape {tuple(logits.shape)} but targets have {tuple(targets.shape)}")
+        if not bool(((targets >= 0) & (targets <= 1)).all()):
+            raise ValueError("BCEWithLogitsLoss targets must lie in [0, 1] (found values outside, or NaN)")
+        self._sigmoid, self._targets = 1 / (1 + xp.exp(-logits)), targets
+        return (xp.maximum(logits, 0) - targets * logits + xp.log1p(xp.exp(-xp.abs(logits)))).mean()
+
+    def backward(self, grad_out=1.0):
+        sigmoid = self._cache("_sigmoid")
+        return (sigmoid - self._targets) * (grad_out / sigmoid.size)
+
+
 class MSELoss(Module):
     """L = (1/N) Σ (ŷ − y)² over all N entries;  ∂L/∂ŷ = 2 (ŷ − y) / N."""
 

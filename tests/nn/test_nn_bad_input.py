@@ -56,6 +56,14 @@ def test_mse_shape_and_nan_target():
         loss(np.zeros(3), np.array([0.0, np.nan, 1.0]))
 
 
+def test_bce_targets():
+    loss = nn.BCEWithLogitsLoss()
+    with pytest.raises(ValueError, match=r"logits have shape \(3,\) but targets have \(2,\)"):
+        loss(np.zeros(3), np.zeros(2))
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
+        loss(np.zeros(2), np.array([0.0, np.nan]))
+
+
 def test_attention_and_transformer_shapes():
     with pytest.raises(ValueError, match=r"d_model \(6\) must be divisible by n_heads \(4\)"):
         nn.CausalSelfAttention(6, 4, rng=0)

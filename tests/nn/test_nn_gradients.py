@@ -111,6 +111,12 @@ def case_cross_entropy():
     return nn.CrossEntropyLoss(), [_randn(10, 2, 3, 5) * 2, targets], lambda p, z, t: F.cross_entropy(z.reshape(-1, 5), t.reshape(-1))
 
 
+def case_bce_with_logits():
+    targets = np.random.default_rng(23).random((4, 3))  # soft targets in [0, 1]
+    logits = _randn(24, 4, 3) * 3
+    return nn.BCEWithLogitsLoss(), [logits, targets], lambda p, z, y: F.binary_cross_entropy_with_logits(z, y)
+
+
 def case_mse():
     return nn.MSELoss(), [_randn(11, 4, 3), _randn(12, 4, 3)], lambda p, y, t: F.mse_loss(y, t)
 
@@ -160,7 +166,7 @@ def _setup(case_fn):
 
 
 def _is_loss(module):
-    return isinstance(module, (nn.CrossEntropyLoss, nn.MSELoss))
+    return isinstance(module, (nn.CrossEntropyLoss, nn.BCEWithLogitsLoss, nn.MSELoss))
 
 
 def _output_weights(module, inputs, prepare):
