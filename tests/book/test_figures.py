@@ -1,0 +1,32 @@
+"""Every stored figure is what its plotting function draws now, byte for byte."""
+
+import re
+
+import pytest
+
+from optimlab.plots import FIGURES, write_figures
+from book_paths import CHAPTERS, ROOT
+
+FIGURE_DIR = ROOT / "figures"
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_figure_is_reproduced_byte_for_byte(name, tmp_path):
+    (fresh,) = write_figures(tmp_path, [name])
+    stored = FIGURE_DIR / f"{name}.svg"
+    assert stored.exists(), f"{stored} is missing: run `make figures`"
+    assert fresh.read_bytes() == stored.read_bytes(), f"{stored.name} is stale: run `make figures`"
+
+
+def test_no_stored_figure_without_code():
+    assert sorted(p.stem for p in FIGURE_DIR.iterdir()) == sorted(FIGURES)
+
+
+def test_chapters_show_only_generated_figures():
+    shown = {m for c in CHAPTERS for m in re.findall(r"figures/([\w-]+)\.svg", c.read_text())}
+    assert shown and shown <= set(FIGURES)
+
+
+def test_unknown_figure_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown figure"):
+        write_figures(tmp_path, ["no_such_figure"])
