@@ -39,6 +39,20 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    """AdamW step benchmark as ratios within one run; writes a Markdown table with device, date and command."""
+    from optimlab import bench
+
+    command = f"optimlab bench --device {args.device} --layout {args.layout} --size {args.size} --repeats {args.repeats}"
+    result = bench.run(args.device, args.layout, n=args.size, repeats=args.repeats)
+    report = bench.to_markdown(result, command)
+    print(report, end="")
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(report)
+    return 0
+
+
 def _torch_version() -> str:
     import torch
 
@@ -53,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--dtype", choices=sorted(TOLERANCE), default="float64", help="precision (default float64)")
     verify.add_argument("--only", nargs="+", metavar="NAME", help="only these optimizers (class names)")
     verify.set_defaults(run=_verify)
+
+    bench = commands.add_parser("bench", help="time AdamW steps against torch on this machine's CPU or GPU")
+    bench.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to run (default cpu)")
+    bench.add_argument("--layout", choices=["one", "gpt2"], default="one",
+                       help="one large tensor, or GPT-2-small's 148 shapes (default one)")
+    bench.add_argument("--size", type=_positive_int, default=1 << 24, help="elements of the one-tensor layout (default 2**24)")
+    bench.add_argument("--repeats", type=_positive_int, default=10, help="timed steps (default 10)")
+    bench.add_argument("--out", help="also write the Markdown table to this file")
+    bench.set_defaults(run=_bench)
     return parser
 
 
