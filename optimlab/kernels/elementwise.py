@@ -41,7 +41,7 @@ template <> struct optimlab_compute<double> { typedef double type; };
 template <typename X> __device__ inline X optimlab_max(X a, X b) { return (a != a || a > b) ? a : b; }
 """
 
-_CPU_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+_CPU_TYPES = {np.dtype(np.float16): "_Float16", np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 # -ffp-contract=off: no fused multiply-adds, so the CPU form rounds like the NumPy reference.
 CPU_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fopenmp", "-fPIC", "-shared", "-std=c++14")
 PARALLEL_MIN = 1 << 16  # below this many elements, threads cost more than they save
@@ -210,7 +210,7 @@ class ElementwiseKernel:
     def _run_cpu(self, flag_values, arrays, scalars, n_in: int) -> None:
         dtype = arrays[0].dtype
         if dtype not in _CPU_TYPES:
-            raise TypeError(f"the CPU form of optimlab_{self.name} supports float32 and float64, got {dtype}")
+            raise TypeError(f"the CPU form of optimlab_{self.name} supports float16, float32 and float64, got {dtype}")
         for index, array in enumerate(arrays):
             if not array.flags.c_contiguous:
                 raise ValueError(f"the CPU form of optimlab_{self.name} needs C-contiguous arrays")

@@ -41,3 +41,33 @@ def test_a_broken_kernel_body_fails():
     finally:
         adam_module.ADAM_KERNEL = original
     assert result.error > 1e-6
+
+
+# maximize=True climbs the convex test objective without bound, out of fp16's range (65504)
+HALF_CASES = [c for c in CASES if c.ours.elementwise and not c.config.get("maximize")]
+
+
+@pytest.mark.parametrize("case", HALF_CASES, ids=str)
+def test_float16_storage_computes_in_float32(case):
+    """fp16 storage, fp32 arithmetic inside the kernel (one rounding per stored value per step):
+    after 50 steps within 50 half-precision roundings (50 · 2⁻¹¹ ≈ 2.4e-2 relative) of the fp32
+    reference run. Storing the *reference's* intermediates in fp16 instead is what this avoids."""
+    import numpy as np
+
+    from optimlab import Parameter
+    from optimlab.kernels import cpu_kernels
+    from optimlab.verify.parity import TrajectoryProblem, relative_error
+
+    problem = TrajectoryProblem(seed=6)
+    results = {}
+    for dtype, fused in ((np.float32, False), (np.float16, True)):
+        params = [Parameter(x.astype(dtype)) for x in problem.initial]
+        optimizer = case.ours(params, **case.config)
+        with cpu_kernels(fused):
+            for step in range(50):
+                for p, g in zip(params, problem.grads([p.data.astype(np.float32) for p in params], step)):
+                    p.grad = g.astype(dtype)
+                optimizer.step()
+        results[dtype] = [p.data.astype(np.float32) for p in params]
+    for half, single in zip(results[np.float16], results[np.float32]):
+        assert relative_error(half, single) <= 50 * 2.0**-11
