@@ -45,10 +45,9 @@ def _factor(name: str, value, low: float, high: float) -> float:
 
 def _scale_value(name: str, value) -> np.float32:
     value = _positive(name, value)
-    scale = np.float32(value)
-    if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"{name} must be a positive float32 (at most {np.finfo(np.float32).max:.3g}), got {value!r}")
-    return scale
+    if not (np.finfo(np.float32).tiny <= value <= np.finfo(np.float32).max):
+        raise ValueError(f"{name} must be a normal positive float32 (at most {np.finfo(np.float32).max:.3g}), got {value!r}")
+    return np.float32(value)
 
 
 class GradScaler:
