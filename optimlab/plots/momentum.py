@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from optimlab.optim import SGD
-from optimlab.plots._common import contour, new_figure, run_optimizer, styled
-from optimlab.plots.quadratics import steps_to_tolerance
+from optimlab.plots._common import contour, new_figure, styled
+from optimlab.plots.quadratics import diagonal_quadratic, steps_to_tolerance
+from optimlab.problems import Quadratic, run_optimizer
 
 
 def iteration_matrix(h, beta, nesterov=False):
@@ -56,8 +57,8 @@ def tuned(kappa, L=1.0):
 
 def sgd_path(matrix, theta0, lr, momentum, nesterov, steps):
     """Iterates of optimlab's SGD on :math:`\\tfrac12\\theta^\\top A\\theta`."""
-    return run_optimizer(lambda theta: matrix @ theta, theta0,
-                         lambda ps: SGD(ps, lr=lr, momentum=momentum, nesterov=nesterov), steps)
+    problem = Quadratic(matrix, np.zeros(len(matrix)))
+    return run_optimizer(problem, SGD, steps, start=theta0, lr=lr, momentum=momentum, nesterov=nesterov).points
 
 
 @styled
@@ -66,7 +67,7 @@ def momentum_trajectories():
     kappa, steps, theta0 = 25.0, 60, (-9.0, 1.5)
     matrix = np.diag([1.0, kappa])
     fig, axes = new_figure(2, 1, width=8.0, height=3.0)
-    contour(axes[0, 0], lambda x, y: 0.5 * (x**2 + kappa * y**2), (-10, 10), (-2.5, 2.5),
+    contour(axes[0, 0], diagonal_quadratic(1.0, kappa), (-10, 10), (-2.5, 2.5),
             levels=np.geomspace(0.05, 150, 14))
     for i, (name, (lr, beta, nesterov)) in enumerate(tuned(kappa, L=kappa).items()):
         path = sgd_path(matrix, theta0, lr, beta, nesterov, steps)

@@ -10,21 +10,23 @@ from __future__ import annotations
 import numpy as np
 
 from optimlab.optim import SGD
-from optimlab.plots._common import contour, new_figure, run_optimizer, styled
+from optimlab.plots._common import contour, new_figure, styled
+from optimlab.problems import Quadratic, Saddle, run_optimizer
 
 MU, L = 1.0, 10.0
 A = np.diag([MU, L])
 THETA0 = (-9.0, 2.0)
 
 
-def quadratic(x, y):
-    """:math:`\\tfrac12(\\mu x^2 + L y^2)` on a grid."""
-    return 0.5 * (MU * x**2 + L * y**2)
+def diagonal_quadratic(*eigenvalues):
+    """:math:`\\tfrac12\\theta^\\top \\mathrm{diag}(\\lambda)\\,\\theta`, minimum at the origin."""
+    return Quadratic(np.diag(eigenvalues), np.zeros(len(eigenvalues)))
 
 
 def gd_path(lr, steps, matrix=A, theta0=THETA0):
     """Iterates of optimlab's SGD (no momentum) on :math:`\\tfrac12\\theta^\\top A\\theta`."""
-    return run_optimizer(lambda theta: matrix @ theta, theta0, lambda ps: SGD(ps, lr=lr), steps)
+    problem = Quadratic(matrix, np.zeros(len(matrix)))
+    return run_optimizer(problem, SGD, steps, start=theta0, lr=lr).points
 
 
 def steps_to_tolerance(errors, tol):
@@ -40,7 +42,7 @@ def gd_trajectories():
     cases = [(0.5 / L, r"$\eta = 0.5/L$"), (1.0 / L, r"$\eta = 1/L$"),
              (1.9 / L, r"$\eta = 1.9/L$"), (2.05 / L, r"$\eta = 2.05/L$ (diverges)")]
     for ax, (lr, title) in zip(axes.flat, cases):
-        contour(ax, quadratic, (-10, 10), (-4, 4), levels=np.geomspace(0.05, 150, 14))
+        contour(ax, diagonal_quadratic(MU, L), (-10, 10), (-4, 4), levels=np.geomspace(0.05, 150, 14))
         path = gd_path(lr, 30)
         ax.plot(path[:, 0], path[:, 1], "o-", ms=2.5, lw=1, color="C0")
         ax.plot(0, 0, "k*", ms=7)
@@ -93,20 +95,9 @@ def gd_condition_number():
     return fig
 
 
-def saddle(x, y):
-    r""":math:`f(x, y) = \tfrac12 x^2 - \tfrac12 y^2 + \tfrac14 y^4`: a saddle at 0, minima at (0, ±1)."""
-    return 0.5 * x**2 - 0.5 * y**2 + 0.25 * y**4
-
-
-def saddle_grad(theta):
-    """The gradient of ``saddle``."""
-    x, y = theta
-    return np.array([x, -y + y**3])
-
-
 def saddle_path(y0, lr=0.1, steps=200, x0=1.5):
-    """GD iterates on ``saddle`` from ``(x0, y0)``."""
-    return run_optimizer(saddle_grad, (x0, y0), lambda ps: SGD(ps, lr=lr), steps)
+    """GD iterates on ``problems.Saddle`` (½x² − ½y² + ¼y⁴) from ``(x0, y0)``."""
+    return run_optimizer(Saddle(), SGD, steps, start=(x0, y0), lr=lr).points
 
 
 @styled
@@ -114,13 +105,14 @@ def gd_saddle():
     """GD near a saddle: exactly on the stable manifold it stops there; a tiny offset escapes."""
     fig, axes = new_figure(2, 1, width=7.0, height=2.8)
     ax = axes[0, 0]
-    contour(ax, saddle, (-1.7, 1.7), (-1.5, 1.5), levels=np.linspace(-0.25, 1.5, 15))
+    contour(ax, Saddle(), (-1.7, 1.7), (-1.5, 1.5), levels=np.linspace(-0.25, 1.5, 15))
     steps = 200
     starts = [(0.0, "C3", r"$y_0 = 0$"), (1e-6, "C0", r"$y_0 = 10^{-6}$"), (-1e-3, "C2", r"$y_0 = -10^{-3}$")]
     for y0, color, label in starts:
         path = saddle_path(y0, steps=steps)
         ax.plot(path[:, 0], path[:, 1], "o-", ms=1.5, lw=0.8, color=color, label=label)
-        axes[0, 1].plot(np.arange(steps + 1), saddle(path[:, 0], path[:, 1]), color=color, label=label)
+        values = [Saddle().value(point) for point in path]
+        axes[0, 1].plot(np.arange(steps + 1), values, color=color, label=label)
     ax.plot([0, 0, 0], [0, 1, -1], "k*", ms=6)
     ax.set_title(r"$f = \frac{1}{2}x^2 - \frac{1}{2}y^2 + \frac{1}{4}y^4$, $\eta = 0.1$")
     ax.legend(frameon=False, loc="upper left")
