@@ -102,25 +102,37 @@ def _torch_default_dtype(dtype):
 def _state_value(value) -> np.ndarray:
     if hasattr(value, "detach"):
         return value.detach().cpu().numpy()
+    if isinstance(value, list):  # e.g. LBFGS's history: arrays or numbers, None where unset (as NaN)
+        return np.array([np.nan if v is None else _state_value(v) for v in value], dtype=np.float64)
     return np.asarray(value)
 
 
 def run_torch_parity(ours_cls, torch_cls, kwargs: dict, *, torch_kwargs: dict | None = None,
                      steps: int = 50, dtype=np.float64, seed: int = 0,
-                     state_keys: dict | None = None) -> ParityResult:
+                     state_keys: dict | None = None, group_state_keys: dict | None = None,
+                     state_views=None, before_step=None, after_step=None, shapes: tuple = SHAPES) -> ParityResult:
     """Step ``ours_cls`` and ``torch_cls`` side by side on a ``TrajectoryProblem``.
 
     ``torch_kwargs`` defaults to ``kwargs``; ``state_keys`` maps torch's state key names to ours
     where they differ. Every torch state entry must exist here (and vice versa).
+    ``group_state_keys`` maps entries the other implementation keeps in its param groups (step
+    counters, running sums) to our per-parameter state keys, compared like the state.
+    ``state_views(optimizer)`` lists the state dicts to compare (default ``(optimizer.state,)``;
+    a wrapper adds its inner optimizer's). ``before_step(optimizer, step)`` and
+    ``after_step(optimizer, step)`` are called on both optimizers around every step, e.g. to switch
+    train/eval modes; the comparison follows ``after_step``. ``shapes``: the parameters' shapes
+    (for optimizers that accept only some, e.g. Muon's matrices).
     """
     import torch
 
     dtype = np.dtype(dtype)
-    problem = TrajectoryProblem(seed)
+    problem = TrajectoryProblem(seed, shapes)
     ours_params = [Parameter(x.astype(dtype)) for x in problem.initial]
     torch_dtype = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}[dtype]
     torch_params = [torch.tensor(x.astype(dtype), requires_grad=True) for x in problem.initial]
-    key_map = state_keys or {}
+    group_keys = group_state_keys or {}
+    key_map = {**(state_keys or {}), **group_keys}
+    views = state_views or (lambda optimizer: (optimizer.state,))
     param_error = state_error = 0.0
     problems: list[str] = []
 
@@ -141,34 +153,44 @@ def run_torch_parity(ours_cls, torch_cls, kwargs: dict, *, torch_kwargs: dict | 
                     p.grad = torch.from_numpy(g)
                 return torch.tensor(problem.loss(values, step))
 
-            ours.step(ours_closure)
-            theirs.step(torch_closure)
+            for optimizer, closure in ((ours, ours_closure), (theirs, torch_closure)):
+                if before_step is not None:
+                    before_step(optimizer, step)
+                optimizer.step(closure)
+                if after_step is not None:
+                    after_step(optimizer, step)
+            ref_groups = {id(p): group for group in theirs.param_groups for p in group["params"]}
             for index, (mine, ref) in enumerate(zip(ours_params, torch_params)):
                 param_error = max(param_error, relative_error(mine.data, ref.detach().numpy()))
-                ref_state = theirs.state.get(ref, {})
-                my_state = ours.state.get(mine, {})
-                expected_keys = {key_map.get(k, k) for k in ref_state}
-                if set(my_state) != expected_keys:
-                    problems.append(
-                        f"step {step + 1}, param {index}: state keys {sorted(my_state)} != torch {sorted(expected_keys)}"
-                    )
-                    continue
-                for key, value in ref_state.items():
-                    if value is None:
+                for view, (my_view, ref_view) in enumerate(zip(views(ours), views(theirs))):
+                    ref_state = dict(ref_view.get(ref, {}))
+                    my_state = my_view.get(mine, {})
+                    if ref_state and view == 0:
+                        ref_state.update({key: ref_groups[id(ref)][key] for key in group_keys})
+                    expected_keys = {key_map.get(k, k) for k in ref_state}
+                    if set(my_state) != expected_keys:
+                        problems.append(
+                            f"step {step + 1}, param {index}: state keys {sorted(my_state)} != torch {sorted(expected_keys)}"
+                        )
                         continue
-                    state_error = max(state_error, relative_error(my_state[key_map.get(key, key)], _state_value(value)))
+                    for key, value in ref_state.items():
+                        if value is None:
+                            continue
+                        mine_value = my_state[key_map.get(key, key)]
+                        state_error = max(state_error, relative_error(_state_value(mine_value), _state_value(value)))
             if problems:
                 break
     return ParityResult(param_error, state_error, steps, problems)
 
 
-def run_kernel_parity(cls, kwargs: dict, *, steps: int = 50, dtype=np.float64, seed: int = 0) -> ParityResult:
+def run_kernel_parity(cls, kwargs: dict, *, steps: int = 50, dtype=np.float64, seed: int = 0,
+                      shapes: tuple = SHAPES) -> ParityResult:
     """Step ``cls`` twice on the same problem, once through the NumPy reference and once through the
     compiled CPU form of its fused kernel (``kernels.cpu_kernels``), comparing parameters and every
     state entry after every step: the kernel source itself is exercised without a GPU."""
     from optimlab.kernels import cpu_kernels
 
-    problem = TrajectoryProblem(seed)
+    problem = TrajectoryProblem(seed, shapes)
     runs = []
     for _ in range(2):
         params = [Parameter(x.astype(dtype)) for x in problem.initial]
