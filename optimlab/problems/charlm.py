@@ -74,7 +74,7 @@ class StdlibCharLM(Task):
     ln 97 ≈ 4.57 nats.
     """
 
-    def __init__(self, *, seed: int = 0, block_size: int = 64, batch_size: int = 32, d_model: int = 64,
+    def __init__(self, *, seed: int = 0, block_size: int = 32, batch_size: int = 32, d_model: int = 64,
                  n_heads: int = 4, n_layers: int = 2, eval_windows: int = 256, files=STDLIB_FILES,
                  val_fraction: float = 0.1, dtype=np.float32):
         train, val = stdlib_corpus(files, val_fraction)
