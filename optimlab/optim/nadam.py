@@ -34,6 +34,38 @@ def nadam_init(param) -> dict:
     return {"step": 0, "mu_product": 1.0, "exp_avg": xp.zeros_like(param), "exp_avg_sq": xp.zeros_like(param)}
 
 
+def adam_moments(param, grad, state, *, lr, beta1, beta2, weight_decay, decoupled_weight_decay, maximize):
+    """Adam's first half, shared by NAdam and RAdam: the weight decay (L2 or decoupled) and the
+    moments ``exp_avg``, ``exp_avg_sq`` updated in place; returns the gradient :math:`g_t` used."""
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param *= 1 - lr * weight_decay  # θ ← (1 − ηλ)θ
+        else:
+            g = g + weight_decay * param  # g ← g + λθ
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg += (1 - beta1) * (g - exp_avg)  # m = β₁m + (1 − β₁)g
+    exp_avg_sq *= beta2  # v = β₂v + (1 − β₂)g²
+    exp_avg_sq += (1 - beta2) * g * g
+    return g
+
+
+# the same first half in a kernel body: needs flags MAXIMIZE, DECOUPLED and scalars lr, beta1,
+# beta2, weight_decay; leaves grad, param (decayed), m and v in compute type
+ADAM_MOMENTS_BODY = """
+C grad = MAXIMIZE ? -(C)g : (C)g;
+C param = (C)p;
+if (weight_decay != 0) {
+    if (DECOUPLED) param *= (C)(1 - lr * weight_decay);
+    else grad += (C)weight_decay * param;
+}
+C m = (C)exp_avg + (C)(1 - beta1) * (grad - (C)exp_avg);
+C v = (C)beta2 * (C)exp_avg_sq + (C)(1 - beta2) * grad * grad;
+exp_avg = (T)m;
+exp_avg_sq = (T)v;
+"""
+
+
 def nadam_momentum(step, beta1, momentum_decay) -> float:
     """Dozat's momentum schedule :math:`\\mu_t = \\beta_1(1 - \\frac12 0.96^{t\\psi})`."""
     return beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
@@ -55,19 +87,11 @@ def nadam_update(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, we
     """The NumPy/CuPy reference: one NAdam step on ``param`` and ``state`` in place."""
     xp = get_array_module(param)
     grad_step_size, exp_avg_step_size, bias_correction2 = _step_sizes(state, lr, beta1, beta2, momentum_decay)
-    g = -grad if maximize else grad
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay  # θ ← (1 − ηλ)θ
-        else:
-            g = g + weight_decay * param  # g ← g + λθ
-    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    exp_avg += (1 - beta1) * (g - exp_avg)  # m = β₁m + (1 − β₁)g
-    exp_avg_sq *= beta2  # v = β₂v + (1 − β₂)g²
-    exp_avg_sq += (1 - beta2) * g * g
-    denom = xp.sqrt(exp_avg_sq / bias_correction2) + eps  # d = √(v/(1 − β₂ᵗ)) + ε
+    g = adam_moments(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay,
+                     decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+    denom = xp.sqrt(state["exp_avg_sq"] / bias_correction2) + eps  # d = √(v/(1 − β₂ᵗ)) + ε
     param -= grad_step_size * (g / denom)  # θ ← θ − η(1 − μₜ)/(1 − Πₜ) · g/d
-    param -= exp_avg_step_size * (exp_avg / denom)  # θ ← θ − η μₜ₊₁/(1 − Πₜ μₜ₊₁) · m/d
+    param -= exp_avg_step_size * (state["exp_avg"] / denom)  # θ ← θ − η μₜ₊₁/(1 − Πₜ μₜ₊₁) · m/d
 
 
 NADAM_KERNEL = ElementwiseKernel(
@@ -77,17 +101,7 @@ NADAM_KERNEL = ElementwiseKernel(
     scalars=("lr", "beta1", "beta2", "eps", "weight_decay", "bias_correction2", "grad_step_size",
              "exp_avg_step_size"),
     flags=("MAXIMIZE", "DECOUPLED"),
-    body="""
-C grad = MAXIMIZE ? -(C)g : (C)g;
-C param = (C)p;
-if (weight_decay != 0) {
-    if (DECOUPLED) param *= (C)(1 - lr * weight_decay);
-    else grad += (C)weight_decay * param;
-}
-C m = (C)exp_avg + (C)(1 - beta1) * (grad - (C)exp_avg);
-C v = (C)beta2 * (C)exp_avg_sq + (C)(1 - beta2) * grad * grad;
-exp_avg = (T)m;
-exp_avg_sq = (T)v;
+    body=ADAM_MOMENTS_BODY + """
 C denom = sqrt(v / (C)bias_correction2) + (C)eps;
 param -= (C)grad_step_size * (grad / denom);
 p = (T)(param - (C)exp_avg_step_size * (m / denom));

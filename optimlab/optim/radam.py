@@ -33,6 +33,7 @@ from optimlab.backend import get_array_module
 from optimlab.kernels import ElementwiseKernel, use_fused
 from optimlab.optim.base import Optimizer
 from optimlab.optim.hyperparams import betas, boolean, learning_rate, nonnegative
+from optimlab.optim.nadam import ADAM_MOMENTS_BODY, adam_moments
 
 RHO_THRESHOLD = 5.0
 
@@ -63,22 +64,14 @@ def radam_update(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, we
     xp = get_array_module(param)
     state["step"] += 1
     t = state["step"]
-    g = -grad if maximize else grad
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay  # θ ← (1 − ηλ)θ
-        else:
-            g = g + weight_decay * param  # g ← g + λθ
-    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    exp_avg += (1 - beta1) * (g - exp_avg)  # m = β₁m + (1 − β₁)g
-    exp_avg_sq *= beta2  # v = β₂v + (1 − β₂)g²
-    exp_avg_sq += (1 - beta2) * g * g
-    bias_corrected_exp_avg = exp_avg / (1 - beta1**t)  # m̂ = m/(1 − β₁ᵗ)
+    adam_moments(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay,
+                 decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+    bias_corrected_exp_avg = state["exp_avg"] / (1 - beta1**t)  # m̂ = m/(1 − β₁ᵗ)
     rect = radam_rectification(t, beta2)
     if rect is None:
         param -= bias_corrected_exp_avg * lr  # θ ← θ − η m̂
     else:
-        adaptive_lr = math.sqrt(1 - beta2**t) / (xp.sqrt(exp_avg_sq) + eps)  # √(1 − β₂ᵗ)/(√v + ε)
+        adaptive_lr = math.sqrt(1 - beta2**t) / (xp.sqrt(state["exp_avg_sq"]) + eps)  # √(1 − β₂ᵗ)/(√v + ε)
         param -= bias_corrected_exp_avg * lr * adaptive_lr * rect  # θ ← θ − η m̂ rₜ √(1 − β₂ᵗ)/(√v + ε)
 
 
@@ -88,17 +81,7 @@ RADAM_KERNEL = ElementwiseKernel(
     outputs=("p", "exp_avg", "exp_avg_sq"),
     scalars=("lr", "beta1", "beta2", "eps", "weight_decay", "bias_correction1", "bias_correction2_sqrt", "rect"),
     flags=("MAXIMIZE", "DECOUPLED", "RECTIFIED"),
-    body="""
-C grad = MAXIMIZE ? -(C)g : (C)g;
-C param = (C)p;
-if (weight_decay != 0) {
-    if (DECOUPLED) param *= (C)(1 - lr * weight_decay);
-    else grad += (C)weight_decay * param;
-}
-C m = (C)exp_avg + (C)(1 - beta1) * (grad - (C)exp_avg);
-C v = (C)beta2 * (C)exp_avg_sq + (C)(1 - beta2) * grad * grad;
-exp_avg = (T)m;
-exp_avg_sq = (T)v;
+    body=ADAM_MOMENTS_BODY + """
 C bias_corrected_exp_avg = m / (C)bias_correction1;
 #if RECTIFIED
 C adaptive_lr = (C)bias_correction2_sqrt / (sqrt(v) + (C)eps);
