@@ -26,7 +26,7 @@ from optimlab.optim.lion import Lion
 from optimlab.optim.lookahead import Lookahead
 from optimlab.optim.schedule_free import AdamWScheduleFree, SGDScheduleFree
 from optimlab.parameter import Parameter
-from optimlab.verify.parity import ParityResult, TrajectoryProblem, relative_error, run_torch_parity
+from optimlab.verify.parity import SHAPES, ParityResult, TrajectoryProblem, relative_error, run_torch_parity
 
 FLOAT64_TOLERANCE = 1e-12
 
@@ -42,6 +42,7 @@ class OracleCase:
     check: Callable[..., ParityResult] = field(repr=False)
     build: Callable = field(repr=False)
     tolerance: float = FLOAT64_TOLERANCE
+    shapes: tuple = SHAPES  # the parity problem's parameter shapes, as ``TorchCase.shapes``
 
     def ours(self, params, **config):
         """Our optimizer over ``params`` with ``config`` (a wrapper builds its inner optimizer too)."""
