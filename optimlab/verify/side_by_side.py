@@ -141,3 +141,27 @@ ADAM_MINI_CONFIGS = [
      "weight_decay": 0.05, "dim": 10, "n_heads": 20},
     {"names": ("wte.weight", "norm.weight", "x"), "lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1},
 ]
+
+
+# -- Shampoo against torch-optimizer (its convention: exponent −1/k, sequential statistics) -------
+
+
+def _every_array(ours, theirs):
+    """Every array of our state against the oracle's entry of the same name."""
+    return [(key, value, theirs[key]) for key, value in ours.items() if key != "step"]
+
+
+def shampoo_check(config, *, steps, dtype, seed, build):
+    """Shampoo(convention="torch_optimizer") against ``torch_optimizer.Shampoo``."""
+    import torch_optimizer
+
+    return run_side_by_side(lambda params: build(params, convention="torch_optimizer", **config),
+                            lambda tensors: torch_optimizer.Shampoo(tensors, **config),
+                            steps=steps, seed=seed, dtype=dtype, compare_state=_every_array)
+
+
+SHAMPOO_CONFIGS = [
+    {"lr": 0.1},
+    {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.1},
+    {"lr": 0.1, "epsilon": 1e-2, "update_freq": 3},
+]
