@@ -63,15 +63,15 @@ def test_tiny_char_transformer_beats_the_unigram_model_quickly():
 @pytest.mark.slow
 def test_char_transformer_reaches_2_nats_in_600_steps(record_property):
     """The default model (2 layers, width 64, 4 heads, context 32, batch 32; 110k parameters) with
-    AdamW(lr=5e-3, betas=(0.9, 0.99), weight_decay=0.01) for 600 steps.
+    AdamW(lr=3e-3, betas=(0.9, 0.99), weight_decay=0.01) for 600 steps.
 
     Bound: validation loss < 2.0 nats/char, below the smoothed bigram model (≈ 2.37), so the model
-    uses more than one character of context. Measured (seed 0, Python 3.11): 1.84 nats, 41 s CPU
-    single-threaded. lr sweep at 600 steps: 1e-2 → 2.09, 5e-3 → 1.84, 3e-3 → see the issue note.
+    uses more than one character of context. lr sweep (seed 0, Python 3.11, 600 steps, validation
+    loss): 1e-2 → 2.09, 5e-3 → 1.84, 3e-3 → 1.78 (42 s CPU single-threaded, evaluations included).
     """
     task = StdlibCharLM(seed=0)
     bigram = _ngram_cross_entropy(*stdlib_corpus(), order=2)
-    optimizer = AdamW(task.parameters(), lr=5e-3, betas=(0.9, 0.99), weight_decay=0.01)
+    optimizer = AdamW(task.parameters(), lr=3e-3, betas=(0.9, 0.99), weight_decay=0.01)
     result, wall, cpu = _train(task, optimizer, 600)
     record_property("char_lm", f"val_loss={result['loss']:.4f} wall={wall:.1f}s cpu={cpu:.1f}s")
     assert result["loss"] < min(2.0, bigram)

@@ -1,0 +1,17 @@
+"""One BLAS thread per test process: these models multiply small matrices, where extra threads
+only add synchronisation, and under ``pytest -n 2`` on two cores they oversubscribe the machine."""
+
+import contextlib
+
+import pytest
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # threadpoolctl comes with scikit-learn; without it, leave the defaults
+    threadpool_limits = None
+
+
+@pytest.fixture(autouse=True)
+def _single_blas_thread():
+    with threadpool_limits(limits=1, user_api="blas") if threadpool_limits else contextlib.nullcontext():
+        yield
