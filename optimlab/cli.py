@@ -13,21 +13,26 @@ TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
 def _verify(args: argparse.Namespace) -> int:
     """Every optimizer against its oracle, one row per configuration; non-zero exit on a mismatch."""
     from optimlab.verify import run_torch_parity
+    from optimlab.verify.oracle_cases import ORACLE_NAMES, describe, oracle_cases
     from optimlab.verify.torch_cases import TORCH_TWINS, torch_cases
 
-    unknown = sorted(set(args.only or ()) - set(TORCH_TWINS))
+    known = {*TORCH_TWINS, *ORACLE_NAMES}
+    unknown = sorted(set(args.only or ()) - known)
     if unknown:
-        print(f"optimlab verify: unknown optimizer(s) {unknown}; choose from {sorted(TORCH_TWINS)}", file=sys.stderr)
+        print(f"optimlab verify: unknown optimizer(s) {unknown}; choose from {sorted(known)}", file=sys.stderr)
         return 2
     tolerance = TOLERANCE[args.dtype]
-    cases = torch_cases(args.only)
+    torch_names = [name for name in args.only or TORCH_TWINS if name in TORCH_TWINS]
+    cases = torch_cases(torch_names) if torch_names else []
+    others = oracle_cases(args.only)  # optimizers beyond torch.optim, each against its own oracle package
     header = f"{'optimizer':<10} {'oracle':<14} {'configuration':<58} {'param err':>10} {'state err':>10}  result"
-    print(f"optimlab verify: {len(cases)} configurations x {args.steps} steps, {args.dtype}, tolerance {tolerance:g}")
+    print(f"optimlab verify: {len(cases) + len(others)} configurations x {args.steps} steps, {args.dtype}, tolerance {tolerance:g}")
     print(header)
     print("-" * len(header))
     failures = 0
     for case in cases:
-        result = run_torch_parity(case.ours, case.theirs, case.config, steps=args.steps, dtype=np.dtype(args.dtype))
+        result = run_torch_parity(case.ours, case.theirs, case.config, steps=args.steps, dtype=np.dtype(args.dtype),
+                                  shapes=case.shapes)
         ok = result.ok(tolerance)
         failures += not ok
         config = ", ".join(f"{k}={v}" for k, v in case.config.items()) or "defaults"
@@ -35,7 +40,13 @@ def _verify(args: argparse.Namespace) -> int:
               f"{result.param_error:>10.1e} {result.state_error:>10.1e}  {'ok' if ok else 'MISMATCH'}", flush=True)
         for problem in result.problems:
             print(f"    {problem}")
-    print(f"{len(cases) - failures} passed, {failures} failed")
+    for case in others:
+        result = case.run(steps=args.steps, dtype=np.dtype(args.dtype))
+        ok = result.ok(case.tolerance if args.dtype == "float64" else tolerance)
+        failures += not ok
+        print(f"{case.name:<10} {case.oracle:<14} {describe(case.config)[:58]:<58} "
+              f"{result.param_error:>10.1e} {result.state_error:>10.1e}  {'ok' if ok else 'MISMATCH'}", flush=True)
+    print(f"{len(cases) + len(others) - failures} passed, {failures} failed")
     return 1 if failures else 0
 
 

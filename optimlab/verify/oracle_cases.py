@@ -25,8 +25,14 @@ from optimlab.optim.lamb import LAMB, LARS
 from optimlab.optim.lion import Lion
 from optimlab.optim.lookahead import Lookahead
 from optimlab.optim.schedule_free import AdamWScheduleFree, SGDScheduleFree
+from optimlab.optim.adam_mini import AdamMini
+from optimlab.optim.shampoo import Shampoo
+from optimlab.optim.sophia import SophiaG
 from optimlab.parameter import Parameter
 from optimlab.verify.parity import SHAPES, ParityResult, TrajectoryProblem, relative_error, run_torch_parity
+from optimlab.verify.side_by_side import (  # SophiaG, AdamMini, Shampoo: runners and configurations
+    ADAM_MINI_CONFIGS, SHAMPOO_CONFIGS, SHAMPOO_TOLERANCE, SOPHIA_CONFIGS, adam_mini_check, shampoo_check, sophia_check,
+)
 
 FLOAT64_TOLERANCE = 1e-12
 
@@ -310,13 +316,22 @@ for _ours, _reference, _fast, _configs, _extra in [
         ))
 
 
+# (our class, oracle package, oracle target, check, build, configurations, tolerance)
+ORACLES += [
+    ("SophiaG", "sophia-opt", "sophia_opt.SophiaG", sophia_check, SophiaG, SOPHIA_CONFIGS),
+    ("AdamMini", "adam-mini", "adam_mini.Adam_mini", adam_mini_check, AdamMini, ADAM_MINI_CONFIGS),
+    ("Shampoo", "torch-optimizer", "torch_optimizer.Shampoo", shampoo_check, Shampoo, SHAMPOO_CONFIGS,
+     SHAMPOO_TOLERANCE),
+]
+
+
 def oracle_cases(names=None) -> list[OracleCase]:
     """Every (optimizer, oracle, configuration) to check; ``names`` selects our classes."""
     cases = []
-    for name, package, target, check, build, configs in ORACLES:
+    for name, package, target, check, build, configs, *tolerance in ORACLES:
         if names is None or name in names:
             cases += [OracleCase(name, package, target, config, lambda config, check=check, build=build, **kw:
-                                 check(config, build=build, **kw), build) for config in configs]
+                                 check(config, build=build, **kw), build, *tolerance) for config in configs]
     return cases
 
 

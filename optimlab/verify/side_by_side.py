@@ -14,6 +14,10 @@ import numpy as np
 from optimlab.parameter import Parameter
 from optimlab.verify.parity import SHAPES, ParityResult, TrajectoryProblem, _torch_default_dtype, relative_error
 
+# optimizers whose configurations here hold runner arguments too (batch size, Hessian cadence, parameter
+# names), so the generic kernel and resume tests leave them to their own test modules
+SIDE_BY_SIDE = frozenset({"SophiaG", "AdamMini", "Shampoo"})
+
 
 def run_side_by_side(ours_factory, theirs_factory, *, steps: int = 50, seed: int = 0, shapes=SHAPES,
                      dtype=np.float64, compare_state=None, after_step=None) -> ParityResult:
@@ -160,6 +164,9 @@ def shampoo_check(config, *, steps, dtype, seed, build):
                             steps=steps, seed=seed, dtype=dtype, compare_state=_every_array)
 
 
+# SVD (torch-optimizer) vs eigendecomposition (ours) of statistics with condition numbers up to ~1e6:
+# ~κ·ulp ≈ 1e-10 per root, accumulated over 50 steps (measured 5e-10)
+SHAMPOO_TOLERANCE = 1e-8
 SHAMPOO_CONFIGS = [
     {"lr": 0.1},
     {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.1},

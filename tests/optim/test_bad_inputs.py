@@ -19,6 +19,10 @@ UNIT = NUMERIC + [(1.5, ValueError)]
 BOOL = [("yes", TypeError), (1, TypeError), (None, TypeError)]
 BETAS = [((0.9,), TypeError), (0.9, TypeError), ((1.0, 0.999), ValueError), ((0.9, 1.0), ValueError),
          ((-0.1, 0.999), ValueError), ((NAN, 0.999), ValueError), ((0.9, INF), ValueError), (("a", 0.9), TypeError)]
+ETAS = [((0.5,), TypeError), (0.5, TypeError), ((1.0, 1.2), ValueError), ((0.5, 1.0), ValueError), ((0.0, 1.2), ValueError),
+        ((NAN, 1.2), ValueError), ((0.5, INF), ValueError), (("a", 1.2), TypeError)]
+STEP_SIZES = [((1e-6,), TypeError), ((-1.0, 50), ValueError), ((1.0, 0.5), ValueError), ((0.0, INF), ValueError),
+              ((NAN, 1.0), ValueError), ((0.0, "1"), TypeError)]
 
 BAD = {
     "SGD": {"lr": NUMERIC, "momentum": UNIT, "dampening": UNIT, "weight_decay": NUMERIC,
@@ -27,7 +31,36 @@ BAD = {
              "maximize": BOOL, "decoupled_weight_decay": BOOL},
     "AdamW": {"lr": NUMERIC, "betas": BETAS, "eps": NUMERIC, "weight_decay": NUMERIC, "amsgrad": BOOL,
               "maximize": BOOL},
+    "Adagrad": {"lr": NUMERIC, "lr_decay": NUMERIC, "weight_decay": NUMERIC, "initial_accumulator_value": NUMERIC,
+                "eps": NUMERIC, "maximize": BOOL},
+    "RMSprop": {"lr": NUMERIC, "alpha": UNIT, "eps": NUMERIC, "weight_decay": NUMERIC, "momentum": UNIT,
+                "centered": BOOL, "maximize": BOOL},
+    "Adadelta": {"lr": NUMERIC, "rho": UNIT, "eps": NUMERIC, "weight_decay": NUMERIC, "maximize": BOOL},
+    "Adamax": {"lr": NUMERIC, "betas": BETAS, "eps": NUMERIC, "weight_decay": NUMERIC, "maximize": BOOL},
+    "NAdam": {"lr": NUMERIC, "betas": BETAS, "eps": NUMERIC, "weight_decay": NUMERIC, "momentum_decay": NUMERIC,
+              "decoupled_weight_decay": BOOL, "maximize": BOOL},
+    "RAdam": {"lr": NUMERIC, "betas": BETAS, "eps": NUMERIC, "weight_decay": NUMERIC, "decoupled_weight_decay": BOOL,
+              "maximize": BOOL},
+    "ASGD": {"lr": NUMERIC, "lambd": NUMERIC, "alpha": NUMERIC, "t0": NUMERIC, "weight_decay": NUMERIC,
+             "maximize": BOOL},
+    "Rprop": {"lr": NUMERIC, "etas": ETAS, "step_sizes": STEP_SIZES, "maximize": BOOL},
 }
+
+# beyond torch.optim: Lion, LAMB/LARS, Schedule-Free (Lookahead wraps an optimizer: tests/optim/test_lookahead.py)
+OPEN_UNIT = NUMERIC + [(0.0, ValueError), (1.0, ValueError)]
+OPTIONAL_NUMERIC = [(value, exc) for value, exc in NUMERIC if value is not None]
+COUNT = [(-1, ValueError), (2.5, TypeError), (None, TypeError), (True, TypeError)]
+BAD.update({
+    "Lion": {"lr": NUMERIC, "betas": BETAS, "weight_decay": NUMERIC},
+    "LAMB": {"lr": NUMERIC, "betas": BETAS, "eps": NUMERIC, "eps_root": NUMERIC, "weight_decay": NUMERIC,
+             "bias_correction": [("debias", ValueError), (True, ValueError)], "clamp_value": OPTIONAL_NUMERIC},
+    "LARS": {"lr": NUMERIC, "momentum": UNIT, "weight_decay": NUMERIC, "trust_coefficient": NUMERIC, "eps": NUMERIC,
+             "nesterov": BOOL, "trust_ratio": BOOL},
+    "SGDScheduleFree": {"lr": NUMERIC, "momentum": OPEN_UNIT, "weight_decay": NUMERIC, "warmup_steps": COUNT,
+                        "r": NUMERIC, "weight_lr_power": NUMERIC},
+    "AdamWScheduleFree": {"lr": NUMERIC, "betas": BETAS, "eps": NUMERIC, "weight_decay": NUMERIC,
+                          "warmup_steps": COUNT, "r": NUMERIC, "weight_lr_power": NUMERIC, "decay_at_z": BOOL},
+})
 
 CASES = [(name, key, value, exc) for name, table in BAD.items() for key, bad in table.items() for value, exc in bad]
 

@@ -11,9 +11,13 @@ import pytest
 import optimlab.optim as optim
 from optimlab import Parameter
 from optimlab.verify.parity import TrajectoryProblem
+from optimlab.verify.oracle_cases import oracle_cases
+from optimlab.verify.side_by_side import SIDE_BY_SIDE
 from optimlab.verify.torch_cases import torch_cases
 
-CASES = torch_cases()
+# every torch twin, and every optimizer checked against another oracle (those run side by side with
+# runner arguments are resumed in their own modules: test_sophia.py, test_adam_mini.py, test_shampoo.py)
+CASES = torch_cases() + [case for case in oracle_cases() if case.name not in SIDE_BY_SIDE]
 N = 10
 
 
@@ -41,7 +45,7 @@ def _assert_same_state(a, b):
 @pytest.mark.parametrize("resume_at", [0, 1, N // 2, N - 1])
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_resume_is_bit_identical(case, resume_at):
-    problem = TrajectoryProblem(seed=1)
+    problem = TrajectoryProblem(seed=1, shapes=case.shapes)
     straight_params = [Parameter(x.copy()) for x in problem.initial]
     straight = case.ours(straight_params, **case.config)
     _run(straight, straight_params, problem, N)
@@ -66,7 +70,7 @@ def test_resume_is_bit_identical(case, resume_at):
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_caller_gradient_is_never_written(case):
-    problem = TrajectoryProblem(seed=2)
+    problem = TrajectoryProblem(seed=2, shapes=case.shapes)
     params = [Parameter(x.copy()) for x in problem.initial]
     optimizer = case.ours(params, **case.config)
     for step in range(3):

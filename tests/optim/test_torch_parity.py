@@ -18,14 +18,14 @@ CASES = torch_cases()
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_float64_parity_every_step(case):
-    result = run_torch_parity(case.ours, case.theirs, case.config, steps=50, dtype=np.float64)
+    result = run_torch_parity(case.ours, case.theirs, case.config, steps=50, dtype=np.float64, shapes=case.shapes)
     assert not result.problems, result.problems
     assert result.param_error <= 1e-12 and result.state_error <= 1e-12, result
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_float32_parity(case):
-    result = run_torch_parity(case.ours, case.theirs, case.config, steps=50, dtype=np.float32)
+    result = run_torch_parity(case.ours, case.theirs, case.config, steps=50, dtype=np.float32, shapes=case.shapes)
     assert not result.problems, result.problems
     assert result.error <= 1e-5, result
 
