@@ -23,6 +23,7 @@ import math
 from optimlab.backend import get_array_module
 from optimlab.kernels import ElementwiseKernel, use_fused
 from optimlab.optim.base import Optimizer
+from optimlab.optim.flat import scratch
 from optimlab.optim.hyperparams import betas, boolean, learning_rate, nonnegative
 
 
@@ -37,20 +38,23 @@ def adam_init(param, *, amsgrad=False) -> dict:
 
 def adam_update(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
                 amsgrad=False, maximize=False, decoupled_weight_decay=False) -> None:
-    """The NumPy/CuPy reference: one Adam step on ``param`` and ``state`` in place."""
+    """The NumPy/CuPy reference: one Adam step on ``param`` and ``state`` in place. Every temporary
+    is a ``scratch`` array (``out=``), so a flat buffer's step allocates nothing after the first."""
     xp = get_array_module(param)
     state["step"] += 1
     t = state["step"]
-    g = -grad if maximize else grad
+    work = scratch(state, "work", param)
+    g = xp.negative(grad, out=scratch(state, "grad", param)) if maximize else grad
     if weight_decay != 0:
         if decoupled_weight_decay:
             param *= 1 - lr * weight_decay  # θ ← (1 − ηλ)θ
         else:
-            g = g + weight_decay * param  # g ← g + λθ
+            decay = xp.multiply(weight_decay, param, out=work)
+            g = xp.add(g, decay, out=scratch(state, "grad", param))  # g ← g + λθ
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    exp_avg += (1 - beta1) * (g - exp_avg)  # m = β₁m + (1 − β₁)g
+    exp_avg += xp.multiply(1 - beta1, xp.subtract(g, exp_avg, out=work), out=work)  # m = β₁m + (1 − β₁)g
     exp_avg_sq *= beta2  # v = β₂v + (1 − β₂)g²
-    exp_avg_sq += (1 - beta2) * g * g
+    exp_avg_sq += xp.multiply(xp.multiply(1 - beta2, g, out=work), g, out=work)
     bias_correction1 = 1 - beta1**t
     bias_correction2 = 1 - beta2**t
     if amsgrad:
@@ -58,8 +62,11 @@ def adam_update(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, wei
         second_moment = state["max_exp_avg_sq"]
     else:
         second_moment = exp_avg_sq
-    denom = xp.sqrt(second_moment) / math.sqrt(bias_correction2) + eps  # √(v/(1 − β₂ᵗ)) + ε
-    param -= (lr / bias_correction1) * (exp_avg / denom)  # θ ← θ − η/(1 − β₁ᵗ) · m/denom
+    denom = xp.sqrt(second_moment, out=work)  # √(v/(1 − β₂ᵗ)) + ε
+    denom /= math.sqrt(bias_correction2)
+    denom += eps
+    ratio = xp.divide(exp_avg, denom, out=work)
+    param -= xp.multiply(lr / bias_correction1, ratio, out=work)  # θ ← θ − η/(1 − β₁ᵗ) · m/denom
 
 
 ADAM_KERNEL = ElementwiseKernel(

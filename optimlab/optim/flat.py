@@ -7,6 +7,11 @@ into a flat state array; the update then runs once over the whole buffer (one ke
 NumPy pass). ``Parameter.data``/``.grad`` stay ordinary arrays (views), ``optimizer.state[p]`` stays
 torch-shaped (views, copied on ``state_dict()``), and the flat state is rebuilt from the per-parameter
 state whenever the two part ways (after ``load_state_dict``, or a step where some gradient was None).
+
+A flat buffer's state is a ``FlatState``: besides the state entries it owns the temporaries its
+in-place reference update needs (``scratch``), allocated on the first step and reused, so that a
+steady-state NumPy step allocates no array memory. Scratch is never state: it is not in
+``optimizer.state``, not exported by ``state_dict()`` and not counted by ``state_bytes()``.
 """
 
 from __future__ import annotations
@@ -67,6 +72,28 @@ class FlatBuffer:
             p.use_grad_buffer(view)
 
 
+class FlatState(dict):
+    """The state of a flat buffer (same entries as a parameter's state), plus ``scratch``: named
+    temporaries of the buffer's shape, kept between steps (see ``scratch``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scratch: dict = {}
+
+
+def scratch(state: dict, name: str, like):
+    """A temporary array shaped like ``like`` for an in-place update: allocated once and reused on
+    every later step when ``state`` is a ``FlatState``, a fresh one for a per-parameter state (whose
+    dict keeps torch's keys only)."""
+    xp = get_array_module(like)
+    if not isinstance(state, FlatState):
+        return xp.empty_like(like)
+    array = state.scratch.get(name)
+    if array is None or array.shape != like.shape or array.dtype != like.dtype:
+        array = state.scratch[name] = xp.empty_like(like)
+    return array
+
+
 def partition(params) -> list[list[Parameter]]:
     """Group parameters by (backend, dtype), keeping their order."""
     parts: dict = {}
@@ -80,7 +107,7 @@ def build_flat_state(flat: FlatBuffer, states: list[dict | None], init) -> dict 
     per-parameter states concatenated; ``None`` when they cannot be joined (mixed presence, keys,
     or differing scalar entries such as the step counter)."""
     if all(s is None for s in states):
-        return init()
+        return FlatState(init())
     if any(s is None for s in states) or any(set(s) != set(states[0]) for s in states):
         return None
     xp = get_array_module(flat.data)
@@ -94,4 +121,4 @@ def build_flat_state(flat: FlatBuffer, states: list[dict | None], init) -> dict 
             return None
         else:
             joined[key] = value
-    return joined
+    return FlatState(joined)

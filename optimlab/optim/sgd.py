@@ -17,6 +17,7 @@ from __future__ import annotations
 from optimlab.backend import get_array_module
 from optimlab.kernels import ElementwiseKernel, use_fused
 from optimlab.optim.base import Optimizer
+from optimlab.optim.flat import scratch
 from optimlab.optim.hyperparams import boolean, learning_rate, nonnegative, unit_closed
 
 
@@ -27,19 +28,26 @@ def sgd_init(param) -> dict:
 
 def sgd_update(param, grad, state, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
                nesterov=False, maximize=False) -> None:
-    """The NumPy/CuPy reference: one SGD step on ``param`` and ``state`` in place."""
-    d_p = -grad if maximize else grad
+    """The NumPy/CuPy reference: one SGD step on ``param`` and ``state`` in place. Every temporary
+    is a ``scratch`` array (``out=``), so a flat buffer's step allocates nothing after the first."""
+    xp = get_array_module(param)
+    work = scratch(state, "work", param)
+    d_p = xp.negative(grad, out=scratch(state, "grad", param)) if maximize else grad
     if weight_decay != 0:
-        d_p = d_p + weight_decay * param  # g ← g + λθ
+        decay = xp.multiply(weight_decay, param, out=work)
+        d_p = xp.add(d_p, decay, out=scratch(state, "grad", param))  # g ← g + λθ
     if momentum != 0:
         buf = state.get("momentum_buffer")
         if buf is None:
-            buf = state["momentum_buffer"] = get_array_module(param).array(d_p, copy=True)  # b₁ = g₁
+            buf = state["momentum_buffer"] = xp.array(d_p, copy=True)  # b₁ = g₁
         else:
             buf *= momentum  # b ← μb + (1 − τ)g
-            buf += (1 - dampening) * d_p
-        d_p = d_p + momentum * buf if nesterov else buf  # d = g + μb (Nesterov) or b
-    param -= lr * d_p  # θ ← θ − η d
+            buf += xp.multiply(1 - dampening, d_p, out=work)
+        if nesterov:
+            d_p = xp.add(d_p, xp.multiply(momentum, buf, out=work), out=scratch(state, "grad", param))  # d = g + μb
+        else:
+            d_p = buf  # d = b
+    param -= xp.multiply(lr, d_p, out=work)  # θ ← θ − η d
 
 
 SGD_KERNEL = ElementwiseKernel(
