@@ -1,5 +1,5 @@
-"""One BLAS thread per test process: these models multiply small matrices, where extra threads
-only add synchronisation, and under ``pytest -n 2`` on two cores they oversubscribe the machine."""
+"""One BLAS thread per test process: the suite multiplies small matrices, where extra threads only add
+synchronisation, and under ``pytest -n 2`` on two cores they would oversubscribe the machine."""
 
 import contextlib
 
