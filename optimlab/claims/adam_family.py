@@ -55,7 +55,7 @@ def bias_correction_first_step() -> dict:
     }
 
 
-def _oscillating_decay_rates(decoupled: bool, scales, *, lr, weight_decay, steps) -> np.ndarray:
+def oscillating_decay_rates(decoupled: bool, scales, *, lr, weight_decay, steps) -> np.ndarray:
     """Per-coordinate decay rate −log(θ_T(λ)/θ_T(0))/T of Adam under the data gradient s·(−1)ᵗ, which
     sets √v̂ ≈ s and averages out of m; dividing by the λ = 0 run removes that residual drift."""
     finals = []
@@ -80,8 +80,8 @@ def _oscillating_decay_rates(decoupled: bool, scales, *, lr, weight_decay, steps
 def l2_versus_decoupled_decay() -> dict:
     lr, weight_decay, steps = 1e-3, 1e-3, 3000
     scales = np.array([1e-2, 1e-1, 1.0, 10.0])
-    l2 = _oscillating_decay_rates(False, scales, lr=lr, weight_decay=weight_decay, steps=steps)
-    adamw = _oscillating_decay_rates(True, scales, lr=lr, weight_decay=weight_decay, steps=steps)
+    l2 = oscillating_decay_rates(False, scales, lr=lr, weight_decay=weight_decay, steps=steps)
+    adamw = oscillating_decay_rates(True, scales, lr=lr, weight_decay=weight_decay, steps=steps)
     return {
         "scales": scales.tolist(),
         "l2_rates": l2.tolist(),
