@@ -37,14 +37,18 @@ def adam_init(param, *, amsgrad=False) -> dict:
 
 
 def adam_update(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-                amsgrad=False, maximize=False, decoupled_weight_decay=False) -> None:
-    """The NumPy/CuPy reference: one Adam step on ``param`` and ``state`` in place. Every temporary
-    is a ``scratch`` array (``out=``), so a flat buffer's step allocates nothing after the first."""
+                amsgrad=False, maximize=False, decoupled_weight_decay=False, grad_scale=1.0) -> None:
+    """The NumPy/CuPy reference: one Adam step on ``param`` and ``state`` in place, with the gradient
+    taken as ``grad_scale · grad`` (a clip coefficient). Every temporary is a ``scratch`` array
+    (``out=``), so a flat buffer's step allocates nothing after the first."""
     xp = get_array_module(param)
     state["step"] += 1
     t = state["step"]
     work = scratch(state, "work", param)
-    g = xp.negative(grad, out=scratch(state, "grad", param)) if maximize else grad
+    g = grad
+    if maximize or grad_scale != 1:
+        sign_scale = -grad_scale if maximize else grad_scale
+        g = xp.multiply(sign_scale, grad, out=scratch(state, "grad", param))  # g ← ±c∇f
     if weight_decay != 0:
         if decoupled_weight_decay:
             param *= 1 - lr * weight_decay  # θ ← (1 − ηλ)θ
@@ -73,14 +77,14 @@ ADAM_KERNEL = ElementwiseKernel(
     name="adam",
     inputs=("g",),
     outputs=("p", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-    scalars=("lr", "beta1", "beta2", "eps", "weight_decay", "step_size", "bias_correction2_sqrt"),
+    scalars=("lr", "beta1", "beta2", "eps", "weight_decay", "step_size", "bias_correction2_sqrt", "grad_scale"),
     flags=("MAXIMIZE", "DECOUPLED", "AMSGRAD"),
     requires=(("max_exp_avg_sq", "AMSGRAD"),),
     body="""
 #if MAXIMIZE
-C grad = -(C)g;
+C grad = -(C)grad_scale * (C)g;
 #else
-C grad = (C)g;
+C grad = (C)grad_scale * (C)g;
 #endif
 C param = (C)p;
 if (weight_decay != 0) {
@@ -105,8 +109,9 @@ p = (T)(param - (C)step_size * (m / denom));
 
 
 def adam_fused(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-               amsgrad=False, maximize=False, decoupled_weight_decay=False) -> None:
-    """The same step through the fused kernel; the bias corrections are folded on the host."""
+               amsgrad=False, maximize=False, decoupled_weight_decay=False, grad_scale=1.0) -> None:
+    """The same step through the fused kernel; the bias corrections (and the gradient scale) are
+    folded on the host."""
     state["step"] += 1
     t = state["step"]
     ADAM_KERNEL(
@@ -114,7 +119,7 @@ def adam_fused(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weig
         g=grad, p=param, exp_avg=state["exp_avg"], exp_avg_sq=state["exp_avg_sq"],
         max_exp_avg_sq=state.get("max_exp_avg_sq"),
         lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-        step_size=lr / (1 - beta1**t), bias_correction2_sqrt=math.sqrt(1 - beta2**t),
+        step_size=lr / (1 - beta1**t), bias_correction2_sqrt=math.sqrt(1 - beta2**t), grad_scale=grad_scale,
     )
 
 
@@ -141,6 +146,7 @@ class Adam(Optimizer):
         "decoupled_weight_decay": boolean,
     }
     elementwise = True
+    scales_gradients = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
                  maximize=False, decoupled_weight_decay=False):
@@ -156,7 +162,7 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         adam(param.data, grad, state, lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
              weight_decay=group["weight_decay"], amsgrad=group["amsgrad"], maximize=group["maximize"],
-             decoupled_weight_decay=group["decoupled_weight_decay"])
+             decoupled_weight_decay=group["decoupled_weight_decay"], grad_scale=group["grad_scale"])
 
 
 class AdamW(Adam):

@@ -9,7 +9,9 @@ A family module supplies the math; a subclass only declares
 * optionally ``_check_group(group)`` for rules that span several hyperparameters,
   ``lazy_state``: keys created on the first step rather than by ``_init_state`` (``load_state_dict``
   accepts them with the parameter's shape and dtype), and ``elementwise = True`` when the update
-  treats every element independently, so that ``flatten()`` can run it once over a whole group.
+  treats every element independently, so that ``flatten()`` can run it once over a whole group;
+  ``scales_gradients = True`` when ``_update`` multiplies the gradient by ``group["grad_scale"]``
+  inside the update (so ``step(grad_scale=c)`` folds a clip coefficient into the kernel's scalars).
 
 Differences from ``torch.optim.Optimizer`` (deliberate): the step counter is a Python int (torch's
 float32 counter stops at 2**24); every hyperparameter is validated when set, not only in the
@@ -23,6 +25,7 @@ so every parameter of a flattened group is updated each step (torch's ``set_to_n
 from __future__ import annotations
 
 import copy
+import math
 import numbers
 from typing import Any, Callable, Iterable
 
@@ -101,6 +104,7 @@ class Optimizer:
     hyperparameters: dict[str, Rule] = {}
     lazy_state: tuple[str, ...] = ()
     elementwise = False
+    scales_gradients = False
 
     def __init__(self, params, defaults: dict[str, Any]):
         self.defaults = {key: self._check_hyperparameter(key, value) for key, value in defaults.items()}
@@ -187,11 +191,26 @@ class Optimizer:
             self._flat_buffers += [FlatBuffer(part) for part in partition(todo)]
         return self
 
-    def step(self, closure: Callable[[], Any] | None = None):
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
+    def step(self, closure: Callable[[], Any] | None = None, *, grad_scale: float = 1.0):
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss.
+
+        ``grad_scale`` c: the update uses c·g in place of every gradient g without writing the
+        gradient arrays (a global clip coefficient, see ``training.fused_clip``); only optimizers
+        with ``scales_gradients`` accept c ≠ 1. NaN is accepted (as torch, a NaN clip coefficient
+        poisons the step).
+        """
+        if isinstance(grad_scale, bool) or not isinstance(grad_scale, numbers.Real):
+            raise TypeError(f"grad_scale must be a real number, got {type(grad_scale).__name__}: {grad_scale!r}")
+        if grad_scale < 0 or grad_scale == math.inf:
+            raise ValueError(f"grad_scale must be non-negative and finite, got {grad_scale!r}")
+        if grad_scale != 1 and not self.scales_gradients:
+            raise TypeError(f"{type(self).__name__} cannot fold grad_scale={grad_scale!r} into its update; "
+                            "scale the gradients first (training.clip_grad_norm_)")
         loss = closure() if closure is not None else None
         for group in self.param_groups:
             hyper = self._resolve(group)
+            if self.scales_gradients:
+                hyper["grad_scale"] = float(grad_scale)
             members = {id(p) for p in group["params"]}
             done: set[int] = set()
             for flat in self._flat_buffers:
@@ -227,6 +246,19 @@ class Optimizer:
             for key, value in flat.state.items():
                 per_param[key] = flat.state_views[key][1][index] if is_array(value) else value
         return True
+
+    def gradient_arrays(self) -> list:
+        """The gradients the next step reads: each flat gradient buffer whole (gathered, one array
+        per group buffer), then the gradient of every parameter outside a buffer (or in a buffer
+        that falls back because some gradient is missing)."""
+        arrays, covered = [], set()
+        for flat in self._flat_buffers:
+            if flat.gather_grads():
+                arrays.append(flat.grad)
+                covered.update(map(id, flat.params))
+        for group in self.param_groups:
+            arrays += [p.grad for p in group["params"] if id(p) not in covered and p.grad is not None]
+        return arrays
 
     def _flat_state_current(self, flat: FlatBuffer) -> bool:
         """True when every parameter's state is still the views into ``flat.state``."""
