@@ -143,17 +143,22 @@ def grads_are_finite(params) -> bool:
     return True
 
 
-def step_if_finite(optimizer) -> bool:
+def step_if_finite(optimizer, closure: Callable | None = None) -> bool:
     """``optimizer.step()`` only when every gradient is finite; return whether it stepped.
 
     A skipped step leaves parameters, optimizer state and ``step_count`` exactly as they were, as
     ``torch.amp.GradScaler.step`` does when it finds an inf. Works with any optimizer that has
-    ``param_groups`` (no change to the optimizer class needed).
+    ``param_groups`` (no change to the optimizer class needed). With a ``closure`` (which sets the
+    gradients, as LBFGS requires) the closure is evaluated first to check its gradients, and the step
+    is ``optimizer.step(closure)``; a non-finite gradient met later inside the step (LBFGS's line
+    search) is not caught.
     """
+    if closure is not None:
+        closure()
     params = [p for group in optimizer.param_groups for p in group["params"]]
     if not grads_are_finite(params):
         return False
-    optimizer.step()
+    optimizer.step(closure)
     return True
 
 
