@@ -10,9 +10,11 @@ with learning rate :math:`\eta`, interpolation :math:`\beta_1`, momentum :math:`
 decay :math:`\lambda`. Every coordinate moves by exactly :math:`\eta` (or 0 where :math:`c_t = 0`),
 so Lion wants a learning rate 3-10x smaller than AdamW's and a larger :math:`\lambda`.
 
-Conventions: weight decay is decoupled and scaled by the learning rate, as in the paper's Algorithm
-2 and lion-pytorch's default. lion-pytorch's ``decoupled_weight_decay=True`` (decay divided by the
-*initial* learning rate) is not offered. There is no bias correction (the sign does not care about
+Conventions, both as lion-pytorch: by default weight decay is decoupled and scaled by the learning
+rate, :math:`1-\eta_t\lambda`, as in the paper's Algorithm 2; with ``decoupled_weight_decay=True`` it
+is *fully* decoupled, :math:`1-(\eta_t/\eta_0)\lambda` with :math:`\eta_0` the constructor's learning
+rate: only the schedule's multiplier scales it, as in Loshchilov & Hutter's AdamW (so λ keeps its
+meaning when the base learning rate changes). There is no bias correction (the sign does not care about
 scale) and the state is the single ``exp_avg`` :math:`m`, half of Adam's. Reference: Chen et al.,
 "Symbolic Discovery of Optimization Algorithms" (2023).
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 from optimlab.backend import get_array_module
 from optimlab.kernels import ElementwiseKernel, use_fused
 from optimlab.optim.base import Optimizer
-from optimlab.optim.hyperparams import betas, learning_rate, nonnegative
+from optimlab.optim.hyperparams import betas, boolean, learning_rate, nonnegative
 
 
 def lion_init(param) -> dict:
@@ -30,15 +32,21 @@ def lion_init(param) -> dict:
     return {"exp_avg": get_array_module(param).zeros_like(param)}
 
 
-def lion_update(param, grad, state, *, lr, beta1=0.9, beta2=0.99, weight_decay=0.0) -> None:
-    """The NumPy/CuPy reference: one Lion step on ``param`` and ``state`` in place."""
+def lion_update(param, grad, state, *, lr, beta1=0.9, beta2=0.99, weight_decay=0.0, initial_lr=None) -> None:
+    """The NumPy/CuPy reference: one Lion step on ``param`` and ``state`` in place; ``initial_lr``
+    (η₀) makes the decay fully decoupled, λ/η₀ in place of λ."""
     xp = get_array_module(param)
     exp_avg = state["exp_avg"]
-    param *= 1 - lr * weight_decay  # θ ← (1 − ηλ)θ
+    param *= 1 - lr * _decay(weight_decay, initial_lr)  # θ ← (1 − ηλ)θ, or (1 − (η/η₀)λ)θ
     direction = xp.sign(beta1 * exp_avg + (1 - beta1) * grad)  # sign(c), c = β₁m + (1 − β₁)g
     param -= lr * direction  # θ ← θ − η sign(c)
     exp_avg *= beta2  # m ← β₂m + (1 − β₂)g
     exp_avg += (1 - beta2) * grad
+
+
+def _decay(weight_decay, initial_lr) -> float:
+    """λ for the lr-scaled decay; λ/η₀ for the fully decoupled one (``initial_lr`` η₀ given)."""
+    return weight_decay if initial_lr is None else weight_decay / initial_lr
 
 
 LION_KERNEL = ElementwiseKernel(
@@ -56,10 +64,11 @@ exp_avg = (T)((C)beta2 * (C)exp_avg + (C)(1 - beta2) * (C)g);
 )
 
 
-def lion_fused(param, grad, state, *, lr, beta1=0.9, beta2=0.99, weight_decay=0.0) -> None:
-    """The same step through the fused kernel (CuPy on the GPU, compiled C++ on the CPU)."""
+def lion_fused(param, grad, state, *, lr, beta1=0.9, beta2=0.99, weight_decay=0.0, initial_lr=None) -> None:
+    """The same step through the fused kernel (CuPy on the GPU, compiled C++ on the CPU); the fully
+    decoupled decay λ/η₀ is folded on the host."""
     LION_KERNEL(g=grad, p=param, exp_avg=state["exp_avg"], lr=lr, beta1=beta1, beta2=beta2,
-                weight_decay=weight_decay)
+                weight_decay=_decay(weight_decay, initial_lr))
 
 
 def lion(param, grad, state, **hyper) -> None:
@@ -68,12 +77,21 @@ def lion(param, grad, state, **hyper) -> None:
 
 
 class Lion(Optimizer):
-    """``lion_pytorch.Lion`` with the same arguments, defaults and update (see the module docstring)."""
+    """``lion_pytorch.Lion`` with the same arguments, defaults and update (see the module docstring).
+    With ``decoupled_weight_decay=True`` the constructor's ``lr`` is η₀ (a schedule's value at step
+    0) for every group, as lion-pytorch's ``_init_lr``; it must then be positive."""
 
     hyperparameters = {"lr": learning_rate, "betas": betas, "weight_decay": nonnegative}
     elementwise = True
 
-    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, decoupled_weight_decay=False):
+        self.decoupled_weight_decay = boolean("decoupled_weight_decay", decoupled_weight_decay)
+        initial_lr = learning_rate("lr", lr)
+        initial_lr = initial_lr(0) if callable(initial_lr) else initial_lr
+        if self.decoupled_weight_decay and not initial_lr > 0:
+            raise ValueError(f"Invalid lr: {initial_lr!r} (decoupled_weight_decay=True divides the decay by the "
+                             "initial lr, which must be > 0)")
+        self.initial_lr = initial_lr if self.decoupled_weight_decay else None
         super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
 
     def _init_state(self, param, group):
@@ -81,4 +99,5 @@ class Lion(Optimizer):
 
     def _update(self, param, grad, state, group):
         beta1, beta2 = group["betas"]
-        lion(param.data, grad, state, lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"])
+        lion(param.data, grad, state, lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"],
+             initial_lr=self.initial_lr)

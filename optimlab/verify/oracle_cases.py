@@ -23,6 +23,7 @@ import numpy as np
 import optimlab.optim as optim
 from optimlab.optim.lamb import LAMB, LARS
 from optimlab.optim.lion import Lion
+from optimlab.optim.nadam import NAdam
 from optimlab.optim.lookahead import Lookahead
 from optimlab.optim.schedule_free import AdamWScheduleFree, SGDScheduleFree
 from optimlab.optim.adam_mini import AdamMini
@@ -228,7 +229,24 @@ def _optax_check(transformation, entries, lookahead=False):
     return check
 
 
-def _lamb_entries(config):
+def _optax_adam(config, *, nesterov=False):
+    """optax's Adam family from primitives, decay placed as ``config`` asks: L2 (``add_decayed_weights``
+    before ``scale_by_adam``) or decoupled and lr-scaled (after it, as ``optax.adamw``/``nadamw``)."""
+    optax = _optax()
+    beta1, beta2 = config.get("betas", (0.9, 0.999))
+    adam = optax.scale_by_adam(b1=beta1, b2=beta2, eps=config.get("eps", 1e-8), eps_root=config.get("eps_root", 0.0),
+                               nesterov=nesterov)
+    decay = optax.add_decayed_weights(config.get("weight_decay", 0.0))
+    steps = [adam, decay] if config.get("decoupled_weight_decay") else [decay, adam]
+    return optax.chain(*steps, optax.scale_by_learning_rate(config["lr"]))
+
+
+def _optax_nadam(config):
+    """``optax.nadam`` (``nadamw`` with decoupled decay): ``scale_by_adam(nesterov=True)``."""
+    return _optax_adam(config, nesterov=True)
+
+
+def _adam_moment_entries(config):
     return [
         ("exp_avg", _state("exp_avg"), lambda state, params: _find_state(state, "ScaleByAdamState").mu),
         ("exp_avg_sq", _state("exp_avg_sq"), lambda state, params: _find_state(state, "ScaleByAdamState").nu),
@@ -257,6 +275,14 @@ ORACLES = [
         {"lr": 0.01},
         {"lr": 0.01, "betas": (0.95, 0.98), "weight_decay": 0.1},
         {"lr": 0.003, "betas": (0.0, 0.5), "weight_decay": 1.0},
+        {"lr": 0.01, "weight_decay": 0.5, "decoupled_weight_decay": True},
+        {"lr": 0.003, "betas": (0.95, 0.98), "weight_decay": 0.05, "decoupled_weight_decay": True},
+    ]),
+    ("NAdam", "optax", "optax.nadam", _optax_check(_optax_nadam, _adam_moment_entries), NAdam, [
+        {"lr": 0.01, "form": "nesterov_adam"},
+        {"lr": 0.02, "betas": (0.5, 0.9), "eps": 1e-3, "form": "nesterov_adam"},
+        {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "form": "nesterov_adam"},
+        {"lr": 0.01, "weight_decay": 0.05, "form": "nesterov_adam"},
     ]),
     ("LAMB", "torch-optimizer", "torch_optimizer.Lamb", _torch_check(_torch_optimizer_lamb), LAMB, [
         {"lr": 0.01, "bias_correction": "none", "clamp_value": 10.0},
@@ -265,7 +291,7 @@ ORACLES = [
          "weight_decay": 0.05},
         {"lr": 0.02, "bias_correction": "step_size", "clamp_value": 1.5},
     ]),
-    ("LAMB", "optax", "optax.lamb", _optax_check(_optax_lamb, _lamb_entries), LAMB, [
+    ("LAMB", "optax", "optax.lamb", _optax_check(_optax_lamb, _adam_moment_entries), LAMB, [
         {"lr": 0.01},
         {"lr": 0.01, "weight_decay": 0.1, "eps_root": 1e-8},
         {"lr": 0.02, "betas": (0.5, 0.9), "eps": 1e-3},

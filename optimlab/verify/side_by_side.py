@@ -156,11 +156,13 @@ def _every_array(ours, theirs):
 
 
 def shampoo_check(config, *, steps, dtype, seed, build):
-    """Shampoo(convention="torch_optimizer") against ``torch_optimizer.Shampoo``."""
+    """Shampoo against ``torch_optimizer.Shampoo`` (``config`` selects our ``convention``; the oracle
+    has only its own, ``"torch_optimizer"``)."""
     import torch_optimizer
 
-    return run_side_by_side(lambda params: build(params, convention="torch_optimizer", **config),
-                            lambda tensors: torch_optimizer.Shampoo(tensors, **config),
+    theirs = {key: value for key, value in config.items() if key != "convention"}
+    return run_side_by_side(lambda params: build(params, **config),
+                            lambda tensors: torch_optimizer.Shampoo(tensors, **theirs),
                             steps=steps, seed=seed, dtype=dtype, compare_state=_every_array)
 
 
@@ -168,7 +170,7 @@ def shampoo_check(config, *, steps, dtype, seed, build):
 # ~κ·ulp ≈ 1e-10 per root, accumulated over 50 steps (measured 5e-10)
 SHAMPOO_TOLERANCE = 1e-8
 SHAMPOO_CONFIGS = [
-    {"lr": 0.1},
-    {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.1},
-    {"lr": 0.1, "epsilon": 1e-2, "update_freq": 3},
+    {"lr": 0.1, "convention": "torch_optimizer"},
+    {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.1, "convention": "torch_optimizer"},
+    {"lr": 0.1, "epsilon": 1e-2, "update_freq": 3, "convention": "torch_optimizer"},
 ]

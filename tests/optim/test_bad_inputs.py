@@ -38,7 +38,7 @@ BAD = {
     "Adadelta": {"lr": NUMERIC, "rho": UNIT, "eps": NUMERIC, "weight_decay": NUMERIC, "maximize": BOOL},
     "Adamax": {"lr": NUMERIC, "betas": BETAS, "eps": NUMERIC, "weight_decay": NUMERIC, "maximize": BOOL},
     "NAdam": {"lr": NUMERIC, "betas": BETAS, "eps": NUMERIC, "weight_decay": NUMERIC, "momentum_decay": NUMERIC,
-              "decoupled_weight_decay": BOOL, "maximize": BOOL},
+              "decoupled_weight_decay": BOOL, "maximize": BOOL, "form": [("optax", ValueError), (None, ValueError)]},
     "RAdam": {"lr": NUMERIC, "betas": BETAS, "eps": NUMERIC, "weight_decay": NUMERIC, "decoupled_weight_decay": BOOL,
               "maximize": BOOL},
     "ASGD": {"lr": NUMERIC, "lambd": NUMERIC, "alpha": NUMERIC, "t0": NUMERIC, "weight_decay": NUMERIC,
@@ -166,3 +166,15 @@ def test_gradient_of_wrong_shape_or_dtype():
         p.grad = np.ones(3)
     with pytest.raises(TypeError, match="dtype"):
         p.grad = np.ones((2, 3), dtype=np.float32)
+
+
+def test_named_variant_arguments_that_span_several_values():
+    """NAdam's Nesterov-Adam form has no momentum schedule; Lion's fully decoupled decay divides by
+    the initial lr (a constructor argument, as lion-pytorch's), so that lr must be positive."""
+    with pytest.raises(ValueError, match="momentum_decay: 0.1"):
+        optim.NAdam([_param()], form="nesterov_adam", momentum_decay=0.1)
+    with pytest.raises(ValueError, match="lr: 0.0"):
+        optim.Lion([_param()], lr=0.0, decoupled_weight_decay=True)
+    for value, exc in BOOL:
+        with pytest.raises(exc, match="decoupled_weight_decay"):
+            optim.Lion([_param()], decoupled_weight_decay=value)
