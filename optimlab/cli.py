@@ -87,7 +87,31 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=_positive_int, default=10, help="timed steps (default 10)")
     bench.add_argument("--out", help="also write the Markdown table to this file")
     bench.set_defaults(run=_bench)
+
+    from optimlab.race import DEFAULT_RACERS, FUNCTIONS, RACERS, race_command  # matplotlib only once a race runs
+
+    race = commands.add_parser("race", help="race optimizers on a 2-D test function and draw their paths",
+                               description="Run each optimizer from the function's standard start, print where it "
+                                           "ends, and draw the paths and f - f* per step into one figure.")
+    race.add_argument("--optimizers", nargs="+", default=list(DEFAULT_RACERS), metavar="NAME[:LR]",
+                      help=f"racers, each with an optional learning rate (default: {' '.join(DEFAULT_RACERS)}); "
+                           f"names: {', '.join(RACERS)}")
+    race.add_argument("--function", choices=sorted(FUNCTIONS), default="rosenbrock", help="test function (default rosenbrock)")
+    race.add_argument("--steps", type=_positive_int, default=500, help="steps per optimizer (default 500)")
+    race.add_argument("--out", help="figure to write, .svg or .png (default race_FUNCTION.svg)")
+    race.set_defaults(run=race_command)
+
+    figures = commands.add_parser("figures", help="regenerate the book's figures (what `make figures` runs)")
+    figures.add_argument("--outdir", default="figures", help="folder to write into (default figures)")
+    figures.add_argument("names", nargs="*", help="figures to draw (default: all)")
+    figures.set_defaults(run=_figures)
     return parser
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from optimlab.plots.__main__ import figures_command
+
+    return figures_command(args)
 
 
 def _positive_int(text: str) -> int:
