@@ -11,7 +11,7 @@ from pathlib import Path
 
 import matplotlib
 
-from optimlab.plots import adam, momentum, quadratics, schedules, weight_decay
+from optimlab.plots import adam, momentum, quadratics, weight_decay
 
 FIGURES = {
     "gd_trajectories": quadratics.gd_trajectories,
@@ -25,8 +25,6 @@ FIGURES = {
     "adam_amsgrad_counterexample": adam.adam_amsgrad_counterexample,
     "weight_decay_per_coordinate": weight_decay.weight_decay_per_coordinate,
     "weight_decay_lr_coupling": weight_decay.weight_decay_lr_coupling,
-    "schedule_shapes": schedules.schedule_shapes,
-    "schedule_warmup": schedules.schedule_warmup,
 }
 
 SVG_RC = {"svg.hashsalt": "optimlab", "svg.fonttype": "path", "svg.image_inline": True}
