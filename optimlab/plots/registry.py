@@ -11,7 +11,7 @@ from pathlib import Path
 
 import matplotlib
 
-from optimlab.plots import adam, momentum, quadratics, weight_decay
+from optimlab.plots import adam, adaptive, momentum, quadratics, schedules, weight_decay
 
 FIGURES = {
     "gd_trajectories": quadratics.gd_trajectories,
@@ -21,6 +21,10 @@ FIGURES = {
     "momentum_trajectories": momentum.momentum_trajectories,
     "momentum_stability": momentum.momentum_stability,
     "momentum_rates": momentum.momentum_rates,
+    "schedule_shapes": schedules.schedule_shapes,
+    "schedule_warmup": schedules.schedule_warmup,
+    "adaptive_step_sizes": adaptive.adaptive_step_sizes,
+    "adaptive_trajectories": adaptive.adaptive_trajectories,
     "adam_bias_correction": adam.adam_bias_correction,
     "adam_amsgrad_counterexample": adam.adam_amsgrad_counterexample,
     "weight_decay_per_coordinate": weight_decay.weight_decay_per_coordinate,
