@@ -24,7 +24,7 @@ copyright = "the optimlab authors"
 extensions = ["myst_nb", "sphinx.ext.mathjax"]
 
 root_doc = "index"
-include_patterns = ["index.md", "chapters/*.md", "notebooks/*.py"]
+include_patterns = ["index.md", "chapters/*.md", "notebooks/*.py", "drill/*.py"]  # drill/: one page per quiz topic
 exclude_patterns = ["_build", ".venv", "**/.ipynb_checkpoints"]
 
 # Notebooks: jupytext py:percent is the only committed form; executed at every build.

@@ -64,6 +64,12 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiz(args: argparse.Namespace) -> int:
+    from optimlab.quiz.session import main as quiz_main
+
+    return quiz_main(args)
+
+
 def _torch_version() -> str:
     import torch
 
@@ -78,6 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--dtype", choices=sorted(TOLERANCE), default="float64", help="precision (default float64)")
     verify.add_argument("--only", nargs="+", metavar="NAME", help="only these optimizers (class names)")
     verify.set_defaults(run=_verify)
+
+    quiz = commands.add_parser("quiz", help="the interview drill: questions whose answers optimlab computes",
+                               description="Ask drill questions in the terminal, check each reply, reveal the worked "
+                                           "answer and the code that proves it, and print the score. Ctrl-D or Ctrl-C "
+                                           "ends the quiz with the score so far.")
+    quiz.add_argument("--topic", action="append", metavar="TOPIC", help="only this topic (repeatable; see --list-topics)")
+    quiz.add_argument("-n", "--count", type=_positive_int, default=5, help="number of questions (default 5)")
+    quiz.add_argument("--seed", type=int, help="seed of the question order (default: a new order each run)")
+    quiz.add_argument("--list-topics", action="store_true", help="list the topics and their question counts, then exit")
+    quiz.set_defaults(run=_quiz)
 
     bench = commands.add_parser("bench", help="time AdamW steps against torch on this machine's CPU or GPU")
     bench.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to run (default cpu)")
