@@ -9,11 +9,21 @@ r"""Adam, AdamW and AMSGrad (torch's ``Adam``/``AdamW``).
                \frac{m_t}{\sqrt{\hat v_t}/\sqrt{1-\beta_2^t} + \epsilon}
 
 Bias correction divides the zero-initialised averages by :math:`1-\beta^t`, the total weight their
-geometric sums have after :math:`t` steps. Conventions as torch: ε is added *after* the square root
-and after bias correction of :math:`\sqrt{v}`; the decoupled decay is scaled by the learning rate
-(Loshchilov & Hutter's paper scales it by the schedule multiplier only); AMSGrad keeps the maximum of
-the *uncorrected* :math:`v_t` (Reddi et al. take it after correction). References: Kingma & Ba (2015),
-Loshchilov & Hutter (2019), Reddi et al. (2018).
+geometric sums have after :math:`t` steps. Conventions as torch by default: ε is added *after* the
+square root and after bias correction of :math:`\sqrt{v}`; the decoupled decay is scaled by the
+learning rate (Loshchilov & Hutter's paper scales it by the schedule multiplier only); AMSGrad keeps
+the maximum of the *uncorrected* :math:`v_t`. Two named arguments give optax's conventions
+(``optimlab.optim.variants``):
+
+* ``eps_root`` (optax's ``scale_by_adam(eps_root=...)``): the denominator is
+  :math:`\sqrt{v_t/(1-\beta_2^t) + \epsilon_{root}} + \epsilon`, ε inside the root as well;
+* ``amsgrad_max="corrected"`` (optax's ``amsgrad``, as Reddi et al.'s algorithm with bias
+  correction): the maximum is taken *after* bias correction,
+  :math:`\hat v_t = \max(\hat v_{t-1}, v_t/(1-\beta_2^t))`, and ``max_exp_avg_sq`` holds corrected
+  values; ``"raw"`` (default, torch) takes it of the raw :math:`v_t`. The two differ whenever
+  :math:`v_t` falls, since :math:`1-\beta_2^t` grows with :math:`t`.
+
+References: Kingma & Ba (2015), Loshchilov & Hutter (2019), Reddi et al. (2018).
 """
 
 from __future__ import annotations
@@ -24,7 +34,9 @@ from optimlab.backend import get_array_module
 from optimlab.kernels import ElementwiseKernel, use_fused
 from optimlab.optim.base import Optimizer
 from optimlab.optim.flat import scratch
-from optimlab.optim.hyperparams import betas, boolean, learning_rate, nonnegative
+from optimlab.optim.hyperparams import betas, boolean, choice, learning_rate, nonnegative
+
+AMSGRAD_MAXIMA = ("raw", "corrected")
 
 
 def adam_init(param, *, amsgrad=False) -> dict:
@@ -37,7 +49,8 @@ def adam_init(param, *, amsgrad=False) -> dict:
 
 
 def adam_update(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-                amsgrad=False, maximize=False, decoupled_weight_decay=False, grad_scale=1.0) -> None:
+                amsgrad=False, maximize=False, decoupled_weight_decay=False, grad_scale=1.0, eps_root=0.0,
+                amsgrad_max="raw") -> None:
     """The NumPy/CuPy reference: one Adam step on ``param`` and ``state`` in place, with the gradient
     taken as ``grad_scale · grad`` (a clip coefficient). Every temporary is a ``scratch`` array
     (``out=``), so a flat buffer's step allocates nothing after the first."""
@@ -61,13 +74,18 @@ def adam_update(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, wei
     exp_avg_sq += xp.multiply(xp.multiply(1 - beta2, g, out=work), g, out=work)
     bias_correction1 = 1 - beta1**t
     bias_correction2 = 1 - beta2**t
-    if amsgrad:
+    second_moment = exp_avg_sq
+    if amsgrad and amsgrad_max == "raw":
         xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])  # v̂ = max(v̂, v)
         second_moment = state["max_exp_avg_sq"]
+    if eps_root == 0 and not (amsgrad and amsgrad_max == "corrected"):
+        denom = xp.sqrt(second_moment, out=work)  # √(v/(1 − β₂ᵗ)) + ε
+        denom /= math.sqrt(bias_correction2)
     else:
-        second_moment = exp_avg_sq
-    denom = xp.sqrt(second_moment, out=work)  # √(v/(1 − β₂ᵗ)) + ε
-    denom /= math.sqrt(bias_correction2)
+        denom = xp.divide(second_moment, bias_correction2, out=work)  # v/(1 − β₂ᵗ)
+        if amsgrad and amsgrad_max == "corrected":
+            denom = xp.maximum(state["max_exp_avg_sq"], denom, out=state["max_exp_avg_sq"])  # v̂ = max(v̂, v/(1 − β₂ᵗ))
+        denom = xp.sqrt(xp.add(denom, eps_root, out=work), out=work)  # √(v̂ + ε_root)
     denom += eps
     ratio = xp.divide(exp_avg, denom, out=work)
     param -= xp.multiply(lr / bias_correction1, ratio, out=work)  # θ ← θ − η/(1 − β₁ᵗ) · m/denom
@@ -77,8 +95,9 @@ ADAM_KERNEL = ElementwiseKernel(
     name="adam",
     inputs=("g",),
     outputs=("p", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-    scalars=("lr", "beta1", "beta2", "eps", "weight_decay", "step_size", "bias_correction2_sqrt", "grad_scale"),
-    flags=("MAXIMIZE", "DECOUPLED", "AMSGRAD"),
+    scalars=("lr", "beta1", "beta2", "eps", "weight_decay", "step_size", "bias_correction2_sqrt", "grad_scale",
+             "bias_correction2", "eps_root"),
+    flags=("MAXIMIZE", "DECOUPLED", "AMSGRAD", "CORRECTED_MAX", "EPS_ROOT"),
     requires=(("max_exp_avg_sq", "AMSGRAD"),),
     body="""
 #if MAXIMIZE
@@ -98,28 +117,40 @@ C m = (C)exp_avg + (C)(1 - beta1) * (grad - (C)exp_avg);
 C v = (C)beta2 * (C)exp_avg_sq + (C)(1 - beta2) * grad * grad;
 exp_avg = (T)m;
 exp_avg_sq = (T)v;
-#if AMSGRAD
+#if AMSGRAD && !CORRECTED_MAX
 v = optimlab_max((C)max_exp_avg_sq, v);
 max_exp_avg_sq = (T)v;
 #endif
+#if (AMSGRAD && CORRECTED_MAX) || EPS_ROOT
+C v_hat = v / (C)bias_correction2;
+#if AMSGRAD && CORRECTED_MAX
+v_hat = optimlab_max((C)max_exp_avg_sq, v_hat);
+max_exp_avg_sq = (T)v_hat;
+#endif
+C denom = sqrt(v_hat + (C)eps_root) + (C)eps;
+#else
 C denom = sqrt(v) / (C)bias_correction2_sqrt + (C)eps;
+#endif
 p = (T)(param - (C)step_size * (m / denom));
 """,
 )
 
 
 def adam_fused(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-               amsgrad=False, maximize=False, decoupled_weight_decay=False, grad_scale=1.0) -> None:
+               amsgrad=False, maximize=False, decoupled_weight_decay=False, grad_scale=1.0, eps_root=0.0,
+               amsgrad_max="raw") -> None:
     """The same step through the fused kernel; the bias corrections (and the gradient scale) are
     folded on the host."""
     state["step"] += 1
     t = state["step"]
     ADAM_KERNEL(
-        flags=dict(MAXIMIZE=maximize, DECOUPLED=decoupled_weight_decay, AMSGRAD=amsgrad),
+        flags=dict(MAXIMIZE=maximize, DECOUPLED=decoupled_weight_decay, AMSGRAD=amsgrad,
+                   CORRECTED_MAX=amsgrad_max == "corrected", EPS_ROOT=eps_root != 0),
         g=grad, p=param, exp_avg=state["exp_avg"], exp_avg_sq=state["exp_avg_sq"],
         max_exp_avg_sq=state.get("max_exp_avg_sq"),
         lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
         step_size=lr / (1 - beta1**t), bias_correction2_sqrt=math.sqrt(1 - beta2**t), grad_scale=grad_scale,
+        bias_correction2=1 - beta2**t, eps_root=eps_root,
     )
 
 
@@ -134,7 +165,8 @@ def adamw(param, grad, state, **hyper) -> None:
 
 
 class Adam(Optimizer):
-    """``torch.optim.Adam`` with the same arguments, defaults and update (see the module docstring)."""
+    """``torch.optim.Adam`` with the same arguments, defaults and update, plus optax's ``eps_root``
+    and ``amsgrad_max`` conventions (see the module docstring)."""
 
     hyperparameters = {
         "lr": learning_rate,
@@ -144,14 +176,22 @@ class Adam(Optimizer):
         "amsgrad": boolean,
         "maximize": boolean,
         "decoupled_weight_decay": boolean,
+        "eps_root": nonnegative,
+        "amsgrad_max": choice(*AMSGRAD_MAXIMA),
     }
     elementwise = True
     scales_gradients = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
-                 maximize=False, decoupled_weight_decay=False):
+                 maximize=False, decoupled_weight_decay=False, eps_root=0.0, amsgrad_max="raw"):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize, decoupled_weight_decay=decoupled_weight_decay))
+                                      maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+                                      eps_root=eps_root, amsgrad_max=amsgrad_max))
+
+    def _check_group(self, group):
+        if group.get("amsgrad_max", "raw") != "raw" and not group.get("amsgrad", False):
+            raise ValueError(f"Invalid amsgrad_max: {group['amsgrad_max']!r} (it chooses where AMSGrad takes "
+                             "its maximum: set amsgrad=True too)")
 
     def _init_state(self, param, group):
         return adam_init(param.data, amsgrad=group["amsgrad"])
@@ -162,13 +202,14 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         adam(param.data, grad, state, lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
              weight_decay=group["weight_decay"], amsgrad=group["amsgrad"], maximize=group["maximize"],
-             decoupled_weight_decay=group["decoupled_weight_decay"], grad_scale=group["grad_scale"])
+             decoupled_weight_decay=group["decoupled_weight_decay"], grad_scale=group["grad_scale"],
+             eps_root=group["eps_root"], amsgrad_max=group["amsgrad_max"])
 
 
 class AdamW(Adam):
     """``torch.optim.AdamW``: Adam with decoupled weight decay, default ``weight_decay=1e-2``."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False):
+                 maximize=False, eps_root=0.0, amsgrad_max="raw"):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize, decoupled_weight_decay=True)
+                         maximize=maximize, decoupled_weight_decay=True, eps_root=eps_root, amsgrad_max=amsgrad_max)

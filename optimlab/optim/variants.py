@@ -37,10 +37,16 @@ class Variant:
 
 VARIANTS = [
     # AMSGrad: where the maximum is taken
-    Variant("amsgrad_max_raw", "AMSGrad", "Adam", {"amsgrad": True},
+    Variant("amsgrad_max_raw", "AMSGrad", "Adam", {"amsgrad": True, "amsgrad_max": "raw"},
             "v̂ₜ = max(v̂ₜ₋₁, vₜ) of the raw second moment, bias-corrected afterwards: √v̂ₜ/√(1 − β₂ᵗ) + ε",
             "torch.optim.Adam(amsgrad=True)", "torch",
-            {"amsgrad": True, "lr": 0.01, "maximize": True}, {"amsgrad": False}),
+            {"amsgrad": True, "betas": (0.3, 0.5), "eps": 0.001, "lr": 0.01, "weight_decay": 0.05},
+            {"amsgrad_max": "corrected"}),
+    Variant("amsgrad_max_corrected", "AMSGrad", "Adam", {"amsgrad": True, "amsgrad_max": "corrected"},
+            "v̂ₜ = max(v̂ₜ₋₁, vₜ/(1 − β₂ᵗ)): the maximum of the bias-corrected second moment, then √v̂ₜ + ε",
+            "optax.amsgrad", "optax",
+            {"lr": 0.01, "betas": (0.3, 0.5), "eps": 1e-3, "amsgrad": True, "amsgrad_max": "corrected"},
+            {"amsgrad_max": "raw"}),
     # NAdam: two methods under one name
     Variant("nadam_dozat", "NAdam", "NAdam", {"form": "dozat"},
             "Dozat's schedule μₜ = β₁(1 − ½·0.96^{tψ}); steps (1 − μₜ)/(1 − Πₜ) on g and μₜ₊₁/(1 − Πₜμₜ₊₁) on m",
@@ -76,13 +82,12 @@ VARIANTS = [
             {"lr": 0.01, "weight_decay": 0.1, "decay_at_z": True, "warmup_steps": 3, "memory_saving": False},
             {"decay_at_z": False}),
     # ε: outside or inside the square root
-    Variant("eps_outside_sqrt", "epsilon", "Adam", {},
-            "ε added after the square root of the bias-corrected second moment: m̂/(√v̂ + ε)",
-            "torch.optim.Adam", "torch", {"lr": 0.01}),
-    Variant("eps_inside_sqrt", "epsilon", "LAMB", {"eps_root": 1e-8},
-            "ε_root added inside the root as well: m̂/(√(v̂ + ε_root) + ε)",
-            "optax.lamb(eps_root=...) (optax.scale_by_adam's eps_root)", "optax",
-            {"lr": 0.01, "weight_decay": 0.1, "eps_root": 1e-8}, {"eps_root": 0.0}),
+    Variant("eps_outside_sqrt", "epsilon", "Adam", {"eps_root": 0.0},
+            "ε added after the square root of the bias-corrected second moment only: m̂/(√v̂ + ε)",
+            "torch.optim.Adam", "torch", {"lr": 0.01}, {"eps_root": 1e-3}),
+    Variant("eps_inside_sqrt", "epsilon", "Adam", {"eps_root": 1e-3},
+            "ε_root inside the root as well (ε stays outside): m̂/(√(v̂ + ε_root) + ε)",
+            "optax.adam(eps_root=...), also optax.lamb", "optax", {"lr": 0.01, "eps_root": 1e-3}, {"eps_root": 0.0}),
     # LAMB: which bias correction
     Variant("lamb_bias_corrected_moments", "LAMB bias correction", "LAMB", {"bias_correction": "moments"},
             "m̂ = m/(1 − β₁ᵗ) and v̂ = v/(1 − β₂ᵗ) inside the direction r = m̂/(√v̂ + ε) + λθ",

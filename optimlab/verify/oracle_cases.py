@@ -241,6 +241,26 @@ def _optax_adam(config, *, nesterov=False):
     return optax.chain(*steps, optax.scale_by_learning_rate(config["lr"]))
 
 
+def _optax_amsgrad(config):
+    """``optax.amsgrad`` (maximum after bias correction) with the decay placed as ``_optax_adam``'s."""
+    optax = _optax()
+    beta1, beta2 = config.get("betas", (0.9, 0.999))
+    amsgrad = optax.scale_by_amsgrad(b1=beta1, b2=beta2, eps=config.get("eps", 1e-8),
+                                     eps_root=config.get("eps_root", 0.0))
+    decay = optax.add_decayed_weights(config.get("weight_decay", 0.0))
+    steps = [amsgrad, decay] if config.get("decoupled_weight_decay") else [decay, amsgrad]
+    return optax.chain(*steps, optax.scale_by_learning_rate(config["lr"]))
+
+
+def _amsgrad_entries(config):
+    state = lambda s: _find_state(s, "ScaleByAmsgradState")  # noqa: E731
+    return [
+        ("exp_avg", _state("exp_avg"), lambda s, params: state(s).mu),
+        ("exp_avg_sq", _state("exp_avg_sq"), lambda s, params: state(s).nu),
+        ("max_exp_avg_sq", _state("max_exp_avg_sq"), lambda s, params: state(s).nu_max),
+    ]
+
+
 def _optax_nadam(config):
     """``optax.nadam`` (``nadamw`` with decoupled decay): ``scale_by_adam(nesterov=True)``."""
     return _optax_adam(config, nesterov=True)
@@ -277,6 +297,16 @@ ORACLES = [
         {"lr": 0.003, "betas": (0.0, 0.5), "weight_decay": 1.0},
         {"lr": 0.01, "weight_decay": 0.5, "decoupled_weight_decay": True},
         {"lr": 0.003, "betas": (0.95, 0.98), "weight_decay": 0.05, "decoupled_weight_decay": True},
+    ]),
+    ("Adam", "optax", "optax.adam", _optax_check(_optax_adam, _adam_moment_entries), optim.Adam, [
+        {"lr": 0.01},
+        {"lr": 0.01, "eps_root": 1e-3},
+        {"lr": 0.02, "betas": (0.5, 0.9), "eps": 0.0, "eps_root": 1e-6, "weight_decay": 0.1},
+        {"lr": 0.01, "eps_root": 1e-4, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    ]),
+    ("Adam", "optax", "optax.amsgrad", _optax_check(_optax_amsgrad, _amsgrad_entries), optim.Adam, [
+        {"lr": 0.01, "betas": (0.3, 0.5), "eps": 1e-3, "amsgrad": True, "amsgrad_max": "corrected"},
+        {"lr": 0.01, "amsgrad": True, "amsgrad_max": "corrected", "eps_root": 1e-6, "weight_decay": 0.05},
     ]),
     ("NAdam", "optax", "optax.nadam", _optax_check(_optax_nadam, _adam_moment_entries), NAdam, [
         {"lr": 0.01, "form": "nesterov_adam"},

@@ -28,9 +28,10 @@ BAD = {
     "SGD": {"lr": NUMERIC, "momentum": UNIT, "dampening": UNIT, "weight_decay": NUMERIC,
             "nesterov": BOOL, "maximize": BOOL},
     "Adam": {"lr": NUMERIC, "betas": BETAS, "eps": NUMERIC, "weight_decay": NUMERIC, "amsgrad": BOOL,
-             "maximize": BOOL, "decoupled_weight_decay": BOOL},
+             "maximize": BOOL, "decoupled_weight_decay": BOOL, "eps_root": NUMERIC,
+             "amsgrad_max": [("optax", ValueError), (None, ValueError)]},
     "AdamW": {"lr": NUMERIC, "betas": BETAS, "eps": NUMERIC, "weight_decay": NUMERIC, "amsgrad": BOOL,
-              "maximize": BOOL},
+              "maximize": BOOL, "eps_root": NUMERIC, "amsgrad_max": [("optax", ValueError), (None, ValueError)]},
     "Adagrad": {"lr": NUMERIC, "lr_decay": NUMERIC, "weight_decay": NUMERIC, "initial_accumulator_value": NUMERIC,
                 "eps": NUMERIC, "maximize": BOOL},
     "RMSprop": {"lr": NUMERIC, "alpha": UNIT, "eps": NUMERIC, "weight_decay": NUMERIC, "momentum": UNIT,
@@ -169,8 +170,11 @@ def test_gradient_of_wrong_shape_or_dtype():
 
 
 def test_named_variant_arguments_that_span_several_values():
-    """NAdam's Nesterov-Adam form has no momentum schedule; Lion's fully decoupled decay divides by
-    the initial lr (a constructor argument, as lion-pytorch's), so that lr must be positive."""
+    """AMSGrad's maximum placement needs AMSGrad; NAdam's Nesterov-Adam form has no momentum schedule;
+    Lion's fully decoupled decay divides by the initial lr (a constructor argument, as
+    lion-pytorch's), so that lr must be positive."""
+    with pytest.raises(ValueError, match="amsgrad_max: 'corrected'"):
+        optim.Adam([_param()], amsgrad_max="corrected")
     with pytest.raises(ValueError, match="momentum_decay: 0.1"):
         optim.NAdam([_param()], form="nesterov_adam", momentum_decay=0.1)
     with pytest.raises(ValueError, match="lr: 0.0"):
