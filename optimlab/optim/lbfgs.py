@@ -270,7 +270,9 @@ class LBFGS(Optimizer):
             arrays = value if name in LIST_KEYS else [value] if name in ARRAY_KEYS else []
             for array in arrays:
                 if not is_array(array) or array.shape != (size,) or array.dtype != dtype:
-                    raise ValueError(f"{where}: {name!r} must hold flat {dtype} arrays of {size} elements")
+                    got = f"shape {tuple(array.shape)}, dtype {array.dtype}" if is_array(array) else type(array).__name__
+                    raise ValueError(f"{where}: {name!r} must hold flat arrays of shape ({size},), dtype {dtype}; "
+                                     f"got {got}")
             if name in LIST_KEYS:
                 loaded[name] = [xp.array(a, copy=True) for a in value]
             elif name in ARRAY_KEYS:

@@ -117,8 +117,9 @@ class Lookahead:
                 raise ValueError(f"loaded state dict has slow weights for parameter {key!r}, which no group lists")
             value, param = saved.get("slow_param") if isinstance(saved, dict) else None, params[key].data
             if not is_array(value) or value.shape != param.shape or value.dtype != param.dtype:
-                raise ValueError(f"slow_param of parameter {key} must be an array of {param.dtype}{tuple(param.shape)}, "
-                                 f"got {value!r:.80}")
+                got = f"shape {tuple(value.shape)}, dtype {value.dtype}" if is_array(value) else type(value).__name__
+                raise ValueError(f"slow_param of parameter {key} must be an array of shape {tuple(param.shape)}, "
+                                 f"dtype {param.dtype}; got {got}")
             slow[params[key]] = {"slow_param": get_array_module(param).array(value, copy=True)}
         self.optimizer.load_state_dict(state_dict["optimizer"])
         self.state = slow
