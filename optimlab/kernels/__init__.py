@@ -1,6 +1,8 @@
-"""Fused elementwise update kernels: one C++ body per optimizer family, run by CuPy on the GPU
-or compiled by the system C++ compiler for the CPU (see ``elementwise``)."""
+"""Fused update kernels: one C++ body per optimizer family, run by CuPy on the GPU or compiled by
+the system C++ compiler for the CPU (see ``elementwise``; ``blockwise`` for updates that need a
+per-block maximum, such as 8-bit blockwise quantisation)."""
 
+from optimlab.kernels.blockwise import BlockwiseKernel
 from optimlab.kernels.elementwise import (
     ElementwiseKernel,
     cpu_compiler_available,
@@ -9,4 +11,4 @@ from optimlab.kernels.elementwise import (
     use_fused,
 )
 
-__all__ = ["ElementwiseKernel", "cpu_compiler_available", "cpu_kernels", "fused_on_cpu", "use_fused"]
+__all__ = ["BlockwiseKernel", "ElementwiseKernel", "cpu_compiler_available", "cpu_kernels", "fused_on_cpu", "use_fused"]

@@ -43,7 +43,10 @@ template <typename X> __device__ inline X optimlab_max(X a, X b) { return (a != 
 
 _CPU_TYPES = {np.dtype(np.float16): "_Float16", np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 # -ffp-contract=off: no fused multiply-adds, so the CPU form rounds like the NumPy reference.
-CPU_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fopenmp", "-fPIC", "-shared", "-std=c++14")
+# -fno-math-errno: sqrt need not set errno, so the loop vectorises (3x faster measured; sqrt stays
+# correctly rounded, results unchanged).
+CPU_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fopenmp", "-fPIC", "-shared",
+             "-std=c++14")
 PARALLEL_MIN = 1 << 16  # below this many elements, threads cost more than they save
 
 
@@ -84,6 +87,26 @@ def _cache_dir() -> Path:
     path = Path(root) / "kernels"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def build_cpu_library(source: str, stem: str, what: str) -> ctypes.CDLL:
+    """Compile a C++ translation unit with the system compiler (``CPU_FLAGS``) into a shared library,
+    cached by the hash of source, flags and compiler, and load it. ``what`` names the kernel in errors."""
+    compiler = os.environ.get("CXX", "g++")
+    if shutil.which(compiler) is None:
+        raise RuntimeError(f"the CPU form of {what} needs a C++ compiler ({compiler!r} not found)")
+    digest = hashlib.sha256((source + " ".join(CPU_FLAGS) + compiler).encode()).hexdigest()[:16]
+    library = _cache_dir() / f"{stem}_{digest}.so"
+    if not library.exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "kernel.cpp"
+            src.write_text(source)
+            built = Path(tmp) / "kernel.so"
+            result = subprocess.run([compiler, *CPU_FLAGS, str(src), "-o", str(built)], capture_output=True, text=True)
+            if result.returncode != 0:
+                raise RuntimeError(f"compiling {what} for the CPU failed:\n{result.stderr}\n--- source ---\n{source}")
+            os.replace(built, library)
+    return ctypes.CDLL(str(library))
 
 
 @dataclass(frozen=True)
@@ -181,26 +204,9 @@ class ElementwiseKernel:
 
     @functools.lru_cache(maxsize=None)
     def _cpu_function(self, flag_values: tuple[bool, ...], ctype: str):
-        source = self.cpu_source(flag_values, ctype)
-        compiler = os.environ.get("CXX", "g++")
-        if shutil.which(compiler) is None:
-            raise RuntimeError(f"the CPU form of optimlab_{self.name} needs a C++ compiler ({compiler!r} not found)")
-        digest = hashlib.sha256((source + " ".join(CPU_FLAGS) + compiler).encode()).hexdigest()[:16]
-        library = _cache_dir() / f"{self.kernel_name(flag_values)}_{ctype}_{digest}.so"
-        if not library.exists():
-            with tempfile.TemporaryDirectory() as tmp:
-                src = Path(tmp) / "kernel.cpp"
-                src.write_text(source)
-                built = Path(tmp) / "kernel.so"
-                result = subprocess.run(
-                    [compiler, *CPU_FLAGS, str(src), "-o", str(built)], capture_output=True, text=True
-                )
-                if result.returncode != 0:
-                    raise RuntimeError(
-                        f"compiling optimlab_{self.name} for the CPU failed:\n{result.stderr}\n--- source ---\n{source}"
-                    )
-                os.replace(built, library)
-        function = getattr(ctypes.CDLL(str(library)), self.kernel_name(flag_values))
+        name = self.kernel_name(flag_values)
+        library = build_cpu_library(self.cpu_source(flag_values, ctype), f"{name}_{ctype}", f"optimlab_{self.name}")
+        function = getattr(library, name)
         pointer = ctypes.c_void_p
         n_arrays = sum(map(len, self.arrays(flag_values)))
         function.argtypes = [ctypes.c_longlong] + [pointer] * n_arrays + [ctypes.c_double] * len(self.scalars)

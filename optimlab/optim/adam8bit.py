@@ -40,11 +40,14 @@ signed and 3 % of unsigned codes on Gaussian data, off by up to 7 entries). Stat
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
 from optimlab.backend import get_array_module
-from optimlab.optim.adam import adam, adam_init
+from optimlab.kernels import use_fused
+from optimlab.kernels.blockwise import BlockwiseKernel
+from optimlab.optim.adam import ADAM_KERNEL, adam_fused, adam_init, adam_update
 from optimlab.optim.base import Optimizer
 from optimlab.optim.hyperparams import betas, boolean, choice, integer, learning_rate, nonnegative
 
@@ -90,6 +93,13 @@ def create_dynamic_map(signed: bool = True, max_exponent_bits: int = 7, total_bi
     return _dynamic_map(bool(signed), int(max_exponent_bits), int(total_bits))
 
 
+def code_midpoints(code, xp=np):
+    """The 255 float32 midpoints between neighbouring map entries: the code of x is the number of
+    midpoints below it (nearest entry, ties to the lower index)."""
+    code = xp.asarray(code, dtype=xp.float32)
+    return (code[:-1] + code[1:]) / xp.float32(2)
+
+
 def quantize_blockwise(values, code, blocksize: int = 256, *, out=None):
     """``(codes, absmax)``: uint8 indices into ``code`` (shape of ``values``) and one float32 absolute
     maximum per block of ``blocksize`` consecutive elements (the rule of the module docstring).
@@ -103,9 +113,7 @@ def quantize_blockwise(values, code, blocksize: int = 256, *, out=None):
     absmax = xp.abs(padded).max(axis=1)  # a_b = max |s_i|
     inverse = xp.float32(1) / xp.maximum(absmax, MIN_ABSMAX)
     normed = xp.clip(padded * inverse[:, None], -1, 1)  # s_i · (1/a_b)
-    code = xp.asarray(code, dtype=xp.float32)
-    midpoints = (code[:-1] + code[1:]) / xp.float32(2)
-    codes = xp.searchsorted(midpoints, normed.reshape(-1)[: flat.size], side="left")  # nearest, ties low
+    codes = xp.searchsorted(code_midpoints(code, xp), normed.reshape(-1)[: flat.size], side="left")  # nearest, ties low
     codes = codes.astype(xp.uint8).reshape(values.shape)
     if out is None:
         return codes, absmax
@@ -124,6 +132,8 @@ def dequantize_blockwise(codes, absmax, code, blocksize: int = 256, dtype=np.flo
 
 SIGNED_MAP = create_dynamic_map(signed=True)
 UNSIGNED_MAP = create_dynamic_map(signed=False)
+SIGNED_MIDPOINTS = code_midpoints(SIGNED_MAP)
+UNSIGNED_MIDPOINTS = code_midpoints(UNSIGNED_MAP)
 
 
 def adam8bit_init(param, *, blocksize: int = 256, min_8bit_size: int = 4096) -> dict:
@@ -142,14 +152,14 @@ def adam8bit_init(param, *, blocksize: int = 256, min_8bit_size: int = 4096) -> 
     }
 
 
-def adam8bit(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-             decoupled_weight_decay=False, blocksize=256) -> None:
-    """One 8-bit Adam step in place: dequantise, ``optimlab.optim.adam.adam`` (reference or fused
-    kernel), quantise. A state without codes (a small parameter) takes the 32-bit step."""
+def adam8bit_update(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                    decoupled_weight_decay=False, blocksize=256) -> None:
+    """The NumPy/CuPy reference: one 8-bit Adam step in place: dequantise, ``adam_update``,
+    quantise. A state without codes (a small parameter) takes the 32-bit step."""
     hyper = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                  decoupled_weight_decay=decoupled_weight_decay)
     if "exp_avg_codes" not in state:
-        adam(param, grad, state, **hyper)
+        adam_update(param, grad, state, **hyper)
         return
     moments = {
         "step": state["step"],
@@ -158,12 +168,82 @@ def adam8bit(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight
         "exp_avg_sq": dequantize_blockwise(state["exp_avg_sq_codes"], state["exp_avg_sq_absmax"], UNSIGNED_MAP,
                                            blocksize, param.dtype),  # ṽ
     }
-    adam(param, grad, moments, **hyper)  # θ, m, v ← Adam(θ, g, m̃, ṽ)
+    adam_update(param, grad, moments, **hyper)  # θ, m, v ← Adam(θ, g, m̃, ṽ)
     state["step"] = moments["step"]
     quantize_blockwise(moments["exp_avg"], SIGNED_MAP, blocksize,
                        out=(state["exp_avg_codes"], state["exp_avg_absmax"]))  # m̃ ← quantise(m)
     quantize_blockwise(moments["exp_avg_sq"], UNSIGNED_MAP, blocksize,
                        out=(state["exp_avg_sq_codes"], state["exp_avg_sq_absmax"]))  # ṽ ← quantise(v)
+
+
+ADAM8BIT_KERNEL = BlockwiseKernel(
+    name="adam8bit",
+    inputs=("g",),
+    outputs=("p",),
+    codes=("exp_avg_codes", "exp_avg_sq_codes"),
+    block_arrays=("exp_avg_absmax", "exp_avg_sq_absmax"),
+    carried=("exp_avg_new", "exp_avg_sq_new"),
+    tables=("signed_map", "signed_midpoints", "unsigned_map", "unsigned_midpoints"),
+    scalars=ADAM_KERNEL.scalars,
+    flags=("DECOUPLED",),
+    fixed=tuple((flag, 0) for flag in ADAM_KERNEL.flags if flag != "DECOUPLED"),
+    update="""
+T exp_avg = (T)(signed_map[exp_avg_codes] * exp_avg_absmax);  // m̃ = c[q] · a (float32), as dequantize_blockwise
+T exp_avg_sq = (T)(unsigned_map[exp_avg_sq_codes] * exp_avg_sq_absmax);  // ṽ
+{
+""" + ADAM_KERNEL.body + """
+}
+exp_avg_new = (float)exp_avg;  // the new moments in float32, to be quantised once the block's maxima are known
+exp_avg_sq_new = (float)exp_avg_sq;
+""",
+    store="""
+exp_avg_codes = optimlab_quantise(exp_avg_new, exp_avg_absmax, signed_midpoints);
+exp_avg_sq_codes = optimlab_quantise(exp_avg_sq_new, exp_avg_sq_absmax, unsigned_midpoints);
+""",
+    helpers="""
+// The nearest map entry (ties to the lower index), as quantize_blockwise: the number of midpoints
+// below x · (1/a), clipped to [-1, 1].
+__device__ inline unsigned char optimlab_quantise(float x, float absmax, const float* midpoints) {
+    float normed = x * (1.0f / fmax(absmax, 1e-38f));
+    normed = fmin(fmax(normed, -1.0f), 1.0f);
+    int low = 0, high = 255;
+    while (low < high) {
+        int middle = (low + high) / 2;
+        if (midpoints[middle] < normed) low = middle + 1; else high = middle;
+    }
+    return (unsigned char)low;
+}
+""",
+)
+
+
+def adam8bit_fused(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                   decoupled_weight_decay=False, blocksize=256) -> None:
+    """The same step in one pass per block through ``ADAM8BIT_KERNEL`` (dequantise, Adam's kernel
+    body, requantise); a state without codes takes ``adam_fused``."""
+    hyper = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                 decoupled_weight_decay=decoupled_weight_decay)
+    if "exp_avg_codes" not in state:
+        adam_fused(param, grad, state, **hyper)
+        return
+    xp = get_array_module(param)
+    state["step"] += 1
+    t = state["step"]
+    ADAM8BIT_KERNEL(
+        blocksize=blocksize, flags=dict(DECOUPLED=decoupled_weight_decay),
+        g=grad, p=param, exp_avg_codes=state["exp_avg_codes"], exp_avg_sq_codes=state["exp_avg_sq_codes"],
+        exp_avg_absmax=state["exp_avg_absmax"], exp_avg_sq_absmax=state["exp_avg_sq_absmax"],
+        signed_map=xp.asarray(SIGNED_MAP), signed_midpoints=xp.asarray(SIGNED_MIDPOINTS),
+        unsigned_map=xp.asarray(UNSIGNED_MAP), unsigned_midpoints=xp.asarray(UNSIGNED_MIDPOINTS),
+        lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, grad_scale=1.0, eps_root=0.0,
+        step_size=lr / (1 - beta1**t), bias_correction2_sqrt=math.sqrt(1 - beta2**t), bias_correction2=1 - beta2**t,
+    )
+
+
+def adam8bit(param, grad, state, **hyper) -> None:
+    """One 8-bit Adam step: the block-wise kernel for GPU arrays (and inside ``cpu_kernels()``),
+    else the reference."""
+    (adam8bit_fused if use_fused(param) else adam8bit_update)(param, grad, state, **hyper)
 
 
 class Adam8bit(Optimizer):

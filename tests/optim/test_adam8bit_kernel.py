@@ -1,0 +1,108 @@
+"""The block-wise 8-bit Adam kernel (dequantise, Adam's kernel body, requantise in one pass per
+block), compiled for the CPU from the source CuPy would build, against the NumPy 8-bit reference.
+
+Expected: *identical* codes, block maxima and parameters after every step. The kernel does the
+reference's operations in the same order and precision (float32 dequantisation, Adam in the
+parameter's dtype with host-folded scalars, float32 scaling and the same nearest-entry rule), each
+correctly rounded, and the CPU form is compiled without FMA contraction, so there is nothing to
+round differently.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import optimlab.optim as optim
+from optimlab import Parameter
+from optimlab.kernels import cpu_compiler_available, cpu_kernels
+from optimlab.optim import adam8bit as adam8bit_module
+from optimlab.optim.adam8bit import ADAM8BIT_KERNEL, adam8bit_fused, adam8bit_init, adam8bit_update
+
+pytestmark = pytest.mark.skipif(not cpu_compiler_available(), reason="needs a C++ compiler (g++)")
+
+STEPS = 30
+SIZE = 5037  # not a multiple of any block size: the last block is short
+
+
+def _trajectories(dtype, blocksize, decoupled, seed=0):
+    """Reference and kernel run side by side on gradients spanning seven decades; yields both states."""
+    rng = np.random.default_rng(seed)
+    start = rng.standard_normal(SIZE).astype(dtype)
+    ref_param, ker_param = start.copy(), start.copy()
+    ref_state, ker_state = adam8bit_init(ref_param, blocksize=blocksize), adam8bit_init(ker_param, blocksize=blocksize)
+    hyper = dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=decoupled, blocksize=blocksize)
+    for _ in range(STEPS):
+        grad = (rng.standard_normal(SIZE) * 10.0 ** rng.uniform(-6, 1, SIZE)).astype(dtype)
+        adam8bit_update(ref_param, grad, ref_state, **hyper)
+        adam8bit_fused(ker_param, grad, ker_state, **hyper)
+        yield (ref_param, ref_state), (ker_param, ker_state)
+
+
+@pytest.mark.parametrize("decoupled", [True, False], ids=["AdamW8bit", "Adam8bit-L2"])
+@pytest.mark.parametrize("blocksize", [64, 256, 2048])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_kernel_codes_maxima_and_parameters_are_identical_to_the_reference(dtype, blocksize, decoupled):
+    for (ref_param, ref_state), (ker_param, ker_state) in _trajectories(dtype, blocksize, decoupled):
+        assert np.array_equal(ker_param, ref_param)
+        assert set(ker_state) == set(ref_state) and ker_state["step"] == ref_state["step"]
+        for key in ("exp_avg_codes", "exp_avg_sq_codes", "exp_avg_absmax", "exp_avg_sq_absmax"):
+            assert np.array_equal(ker_state[key], ref_state[key]), key
+    assert len(np.unique(ref_state["exp_avg_codes"])) > 100  # the codes really spread over the map
+
+
+@pytest.mark.parametrize("cls", [optim.Adam8bit, optim.AdamW8bit])
+def test_optimizer_inside_cpu_kernels_takes_the_same_steps(cls):
+    """Through the class: one large parameter (8-bit state) and one small one (32-bit Adam state,
+    ``adam_fused`` against ``adam_update``: float32 kernel vs reference, equal to 1e-6 relative)."""
+    shapes = [(70, 80), (10,)]
+    runs = {}
+    for fused in (False, True):
+        params = [Parameter(np.random.default_rng(2).standard_normal(s).astype(np.float32)) for s in shapes]
+        optimizer = cls(params, lr=1e-2)
+        with cpu_kernels(fused):
+            for step in range(10):
+                for p in params:
+                    p.grad = np.asarray(np.random.default_rng([3, step]).standard_normal(p.shape), dtype=np.float32)
+                optimizer.step()
+        runs[fused] = (params, optimizer)
+    (ref_params, ref_opt), (ker_params, ker_opt) = runs[False], runs[True]
+    assert np.array_equal(ker_params[0].data, ref_params[0].data)
+    assert np.array_equal(ker_opt.state[ker_params[0]]["exp_avg_codes"], ref_opt.state[ref_params[0]]["exp_avg_codes"])
+    assert np.allclose(ker_params[1].data, ref_params[1].data, rtol=1e-6, atol=0)
+
+
+def test_a_broken_kernel_body_fails():
+    """Quantising the first moment with the unsigned map's midpoints: the comparison catches it."""
+    broken = dataclasses.replace(
+        ADAM8BIT_KERNEL, name="adam8bit_broken",
+        store=ADAM8BIT_KERNEL.store.replace("exp_avg_absmax, signed_midpoints", "exp_avg_absmax, unsigned_midpoints"),
+    )
+    original = adam8bit_module.ADAM8BIT_KERNEL
+    adam8bit_module.ADAM8BIT_KERNEL = broken
+    try:
+        (_, ref_state), (_, ker_state) = next(_trajectories(np.float32, 256, True))
+        assert not np.array_equal(ker_state["exp_avg_codes"], ref_state["exp_avg_codes"])
+    finally:
+        adam8bit_module.ADAM8BIT_KERNEL = original
+
+
+def test_the_cuda_form_is_the_same_block_function():
+    """The GPU source differs from the CPU source only in its entry point (one thread per block)."""
+    cpu = ADAM8BIT_KERNEL.cpu_source((True,), 256, "float")
+    cuda = ADAM8BIT_KERNEL.cuda_source((True,), 256, "float")
+    shared = ADAM8BIT_KERNEL._block_function((True,), 256, "float")
+    assert shared in cpu and cuda.startswith(shared)
+    assert "__global__ void optimlab_adam8bit_decoupled_b256" in cuda
+
+
+def test_wrong_arrays_are_rejected_naming_them():
+    param = np.ones(300, dtype=np.float32)
+    state = adam8bit_init(param, blocksize=64, min_8bit_size=1)
+    state["exp_avg_absmax"] = np.zeros(4, dtype=np.float32)  # 300 elements need 5 blocks of 64
+    with pytest.raises(ValueError, match="'exp_avg_absmax' has float32\\(4,\\), expected float32\\(5,\\)"):
+        adam8bit_fused(param, np.ones(300, dtype=np.float32), state, lr=1e-3, blocksize=64)
+    state = adam8bit_init(param, blocksize=64, min_8bit_size=1)
+    state["exp_avg_codes"] = state["exp_avg_codes"].astype(np.int8)
+    with pytest.raises(ValueError, match="'exp_avg_codes' has int8"):
+        adam8bit_fused(param, np.ones(300, dtype=np.float32), state, lr=1e-3, blocksize=64)
