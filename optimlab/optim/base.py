@@ -17,7 +17,8 @@ Differences from ``torch.optim.Optimizer`` (deliberate): the step counter is a P
 float32 counter stops at 2**24); every hyperparameter is validated when set, not only in the
 constructor; ``state_dict()`` returns copies; ``load_state_dict`` checks group count, sizes, state
 keys, shapes and dtypes before it changes anything; a group's ``lr`` may be a schedule
-``step -> lr`` evaluated with the number of completed ``step()`` calls. After ``flatten()`` (see
+``step -> lr`` evaluated with the number of completed ``step()`` calls; a zero-size parameter is
+skipped (it has nothing to update; torch's Adafactor divides by its size and fails). After ``flatten()`` (see
 ``optimlab.optim.flat``) ``zero_grad`` zeroes the flat gradient buffer instead of dropping gradients,
 so every parameter of a flattened group is updated each step (torch's ``set_to_none=False``).
 """
@@ -217,7 +218,7 @@ class Optimizer:
                 if id(flat.params[0]) in members and self._step_flat(flat, hyper):
                     done.update(map(id, flat.params))
             for param in group["params"]:
-                if param.grad is None or id(param) in done:
+                if param.grad is None or param.size == 0 or id(param) in done:  # nothing to update
                     continue
                 state = self.state.get(param)
                 if state is None:

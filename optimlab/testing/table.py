@@ -15,6 +15,8 @@ entry. An entry holds
   parameters stay finite, as for Lion's sign, Rprop's sign and Sophia's clipped ratio under ±inf;
   ``"raises <error>"``: Shampoo's eigendecomposition of a non-finite statistic), measured and asserted by ``tests/reliability/test_nonfinite.py``; with
   ``optimlab.training.step_if_finite`` (the skip option) nothing changes, for every entry;
+* ``quirks``: edge cases (``tests/reliability/test_reliability_edge_cases.py``) where the optimizer,
+  like its torch twin, does not do the generic thing, with the reason; the test asserts the quirk;
 * ``oracle``: the independent implementation it is checked against.
 """
 
@@ -104,6 +106,7 @@ class OptimizerInfo:
     matrix_only: bool = False
     wrapper: bool = False
     nonfinite: dict = field(default_factory=lambda: dict(POISONED))
+    quirks: dict = field(default_factory=dict)
 
     @property
     def cls(self):
@@ -158,9 +161,11 @@ TABLE = [
                   "torch.optim.NAdam"),
     OptimizerInfo("RAdam", _torch_configs("RAdam"), {**ADAM, "decoupled_weight_decay": B}, "torch.optim.RAdam"),
     OptimizerInfo("ASGD", _torch_configs("ASGD"), {"lr": N, "lambd": N, "alpha": N, "t0": N, "weight_decay": N,
-                                                   "maximize": B}, "torch.optim.ASGD"),
+                                                   "maximize": B}, "torch.optim.ASGD",
+                  quirks={"zero gradients": "λ (lambd) shrinks θ by (1 − λη) every step, gradient or not"}),
     OptimizerInfo("Rprop", _torch_configs("Rprop"), {"lr": N, "etas": bad.ETAS, "step_sizes": bad.STEP_SIZES,
-                                                     "maximize": B}, "torch.optim.Rprop", nonfinite=SIGN_BOUNDED),
+                                                     "maximize": B}, "torch.optim.Rprop", nonfinite=SIGN_BOUNDED,
+                  quirks={"lr = 0": "lr is the initial step size; step sizes are clamped to at least step_sizes[0]"}),
     OptimizerInfo("Adafactor", _torch_configs("Adafactor"),
                   {"lr": N, "beta2_decay": bad.NON_POSITIVE_REAL, "eps": bad.ADAFACTOR_EPS,
                    "d": bad.AT_LEAST_ONE, "weight_decay": N, "maximize": B}, "torch.optim.Adafactor"),
@@ -173,7 +178,9 @@ TABLE = [
                   {"lr": N, "max_iter": bad.POSITIVE_COUNT, "max_eval": [(0, ValueError), (2.5, TypeError)],
                    "tolerance_grad": N, "tolerance_change": N, "history_size": bad.POSITIVE_COUNT,
                    "line_search_fn": bad.choice("armijo", "wolfe")},
-                  "torch.optim.LBFGS", closure_required=True),
+                  "torch.optim.LBFGS", closure_required=True,
+                  quirks={"frozen": "a None gradient is read as zeros and the quasi-Newton direction mixes coordinates: "
+                                    "freeze a parameter by leaving it out"}),
     OptimizerInfo("Lion", _oracle_configs("Lion"), {"lr": N, "betas": BETAS, "weight_decay": N}, "lion-pytorch",
                   nonfinite=SIGN_BOUNDED),
     OptimizerInfo("LAMB", _oracle_configs("LAMB"),
