@@ -11,7 +11,7 @@ from pathlib import Path
 
 import matplotlib
 
-from optimlab.plots import adam, adaptive, momentum, quadratics, schedules, weight_decay
+from optimlab.plots import adam, adaptive, momentum, quadratics, schedules, stochastic, weight_decay
 
 FIGURES = {
     "gd_trajectories": quadratics.gd_trajectories,
@@ -23,6 +23,8 @@ FIGURES = {
     "momentum_rates": momentum.momentum_rates,
     "schedule_shapes": schedules.schedule_shapes,
     "schedule_warmup": schedules.schedule_warmup,
+    "sgd_gradient_noise": stochastic.sgd_gradient_noise,
+    "sgd_linear_scaling": stochastic.sgd_linear_scaling,
     "adaptive_step_sizes": adaptive.adaptive_step_sizes,
     "adaptive_trajectories": adaptive.adaptive_trajectories,
     "adam_bias_correction": adam.adam_bias_correction,
