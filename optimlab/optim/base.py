@@ -74,6 +74,15 @@ def _copy_value(value):
     return value
 
 
+def _array_bytes(value) -> int:
+    """``nbytes`` of every array in ``value``, looking inside lists, tuples and dicts."""
+    if is_array(value):
+        return int(value.nbytes)
+    if isinstance(value, dict):
+        value = list(value.values())
+    return sum(_array_bytes(item) for item in value) if isinstance(value, (list, tuple)) else 0
+
+
 def _as_param_list(params, where: str) -> tuple[list[Parameter], list[str] | None]:
     if isinstance(params, Parameter):
         return [params], None
@@ -294,8 +303,9 @@ class Optimizer:
     # -- memory ----------------------------------------------------------------------------------
 
     def state_bytes(self) -> int:
-        """Bytes held by the arrays of the optimizer state, measured from the arrays themselves."""
-        return sum(int(v.nbytes) for state in self.state.values() for v in state.values() if is_array(v))
+        """Bytes held by the arrays of the optimizer state (nested lists included, as L-BFGS's
+        history), measured from the arrays themselves."""
+        return sum(_array_bytes(state) for state in self.state.values())
 
     def state_bytes_per_parameter(self) -> float:
         """``state_bytes()`` divided by the number of parameter elements that have state."""

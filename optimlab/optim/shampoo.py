@@ -42,10 +42,12 @@ CONVENTIONS = ("paper", "torch_optimizer")
 
 
 def matrix_power(matrix, power: float):
-    """``Q diag(λᵖ) Qᵀ`` for a symmetric positive definite ``matrix``."""
+    """``Q diag(|λ|ᵖ) Qᵀ`` for a symmetric positive definite ``matrix``. A PSD matrix accumulated in
+    float32 can show eigenvalues just below 0 (rounding of order ulp·‖H‖, above ε): their magnitude is
+    used, as an SVD would (torch-optimizer's root), instead of a NaN from a negative base."""
     xp = get_array_module(matrix)
     eigenvalues, eigenvectors = xp.linalg.eigh(matrix)
-    return (eigenvectors * eigenvalues**power) @ eigenvectors.T
+    return (eigenvectors * xp.abs(eigenvalues) ** power) @ eigenvectors.T
 
 
 def _mode_product(tensor, matrix, mode: int):

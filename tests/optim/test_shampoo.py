@@ -140,3 +140,12 @@ def test_state_bytes_are_the_preconditioners():
     param.grad = np.ones((30, 20), dtype=np.float32)
     optimizer.step()
     assert optimizer.state_bytes() == 4 * 2 * (30 * 30 + 20 * 20)
+
+
+def test_float32_statistics_with_rounding_below_zero_stay_finite():
+    """A 256×512 float32 step: L = εI + GGᵀ (entries ~1e4) has eigenvalues that float32 eigh puts
+    below 0; the root uses |λ| (as torch-optimizer's SVD), so no NaN reaches the parameters."""
+    from optimlab.optim.memory import stepped
+
+    _, params = stepped("Shampoo")
+    assert all(np.isfinite(p.data).all() for p in params)
