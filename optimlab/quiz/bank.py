@@ -87,7 +87,12 @@ class Question:
             return f"{value:.4g}"
         if self.kind == "choice":
             return value
-        return " + ".join("/".join(group) for group in self.keywords)
+        return " and ".join("/".join(group) for group in self.keywords)
+
+    def answer_line(self, values: dict) -> str:
+        """``the answer is 0.4`` (numeric, choice) or ``a right answer mentions inf/nan and eps`` (short)."""
+        lead = "a right answer mentions" if self.kind == "short" else "the answer is"
+        return f"{lead} {self.expected(values)}"
 
     def explanation(self, values: dict) -> str:
         return self.worked.format(**self.params, **values)

@@ -10,6 +10,10 @@ def _quoted(text: str) -> str:
     return "\n".join(f"> {line}" for line in text.splitlines())
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
 def topic_markdown(topic: str) -> str:
     """Markdown for every question of ``topic``: prompt, options, answer, worked answer and code."""
     if topic not in TOPICS:
@@ -20,7 +24,7 @@ def topic_markdown(topic: str) -> str:
         options = "".join(f"\n- {option}" for option in question.options())
         parts.append(
             f"**Question {number}** ({question.kind}, `{question.qid}`)\n\n{question.text()}\n{options}\n\n"
-            f"{_quoted('Answer: ' + question.expected(values) + '. ' + question.explanation(values))}\n\n"
+            f"{_quoted(_sentence(question.answer_line(values)) + ' ' + question.explanation(values))}\n\n"
             f"```python\n{question.code.rstrip()}\n```\n"
         )
     return "\n".join(parts)

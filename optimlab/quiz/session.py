@@ -65,7 +65,7 @@ def ask(question: Question, number: int, total: int, stdin, stdout) -> bool | No
     if reply is None:
         return None
     right = question.check(reply, values)
-    stdout.write("Right.\n" if right else f"Wrong: the answer is {question.expected(values)}.\n")
+    stdout.write("Right.\n" if right else f"Wrong: {question.answer_line(values)}.\n")
     stdout.write("Worked answer:\n" + _indented(textwrap.fill(question.explanation(values), WIDTH - 4)) + "\n")
     stdout.write(f"Code that proves it ({question.compute.__module__}.{question.compute.__name__}):\n")
     stdout.write(_indented(question.code) + "\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimlab.optim import SGD, Adafactor, Adam, Adam8bit, AdamMini, AdamW, Lion, Shampoo
+from optimlab.optim import SGD, Adafactor, Adam, Adam8bit, AdamMini, AdamW, AdamW8bit, Lion, Shampoo
 from optimlab.optim.adam import adam_init, adam_update
 from optimlab.parameter import Parameter
 from optimlab.quiz.bank import letter, question
@@ -93,6 +93,24 @@ def least_state(rows, cols):
         "adafactor": state_bytes_per_parameter(Adafactor, (rows, cols)),
     }
     return {"answer": letter(int(np.argmin(list(measured.values())))), **measured}
+
+
+@question("memory", "choice",
+          "You fine-tune a {billions}-billion-parameter model on one GPU with {budget} GB, keeping fp32 weights and "
+          "fp32 gradients. Which optimizer's state still fits (ignore activations)?",
+          "Weights and gradients take {base:.4g} GB. Adding the optimizer state measured on optimlab's optimizers "
+          "(bytes per parameter × {billions} billion): AdamW needs {adamw:.4g} GB in all, Lion {lion:.4g} GB, "
+          "AdamW8bit {adam8bit:.4g} GB. Only the one below {budget} GB fits; it keeps Adam's update with about a quarter "
+          "of the state.",
+          params=dict(billions=7.0, budget=80.0),
+          choices=("AdamW", "Lion", "8-bit AdamW"))
+def optimizer_for_a_memory_budget(billions, budget):
+    base = 2 * np.dtype(np.float32).itemsize * billions  # fp32 weights and gradients, GB
+    totals = {name: base + state_bytes_per_parameter(optimizer_cls, (1 << 16,)) * billions
+              for name, optimizer_cls in (("adamw", AdamW), ("lion", Lion), ("adam8bit", AdamW8bit))}
+    fits = [i for i, total in enumerate(totals.values()) if total <= budget]
+    assert len(fits) == 1
+    return {"answer": letter(fits[0]), "base": base, **totals}
 
 
 def _adam_mini_bytes(shape) -> float:

@@ -198,31 +198,32 @@ def resume_points(steps: int = RESUME_STEPS) -> tuple[int, ...]:
     return (0, 1, steps // 2, steps - 1)
 
 
-def resume_cases() -> list[tuple[str, int, int]]:
-    """``(optimizer, configuration index, resume step)`` for every configuration of the table."""
-    return [(info.name, index, at) for info in TABLE for index in range(len(info.configs()))
-            for at in resume_points()]
+def resume_cases() -> list[tuple[str, dict]]:
+    """``(optimizer, configuration)`` for every configuration of the table."""
+    return [(info.name, config) for info in TABLE for config in info.configs()]
 
 
-def check_resume(name: str, config: dict, resume_at: int, steps: int = RESUME_STEPS) -> None:
-    """Stop after ``resume_at`` steps, save ``(state_dict(), parameter values)`` as pickle bytes, load
-    them into a fresh optimizer over fresh parameters and finish: parameters and ``state_dict()``
-    bit-identical to ``steps`` uninterrupted steps."""
+def check_resume(name: str, config: dict, resume_at, steps: int = RESUME_STEPS) -> None:
+    """For each resume step in ``resume_at`` (an int or a tuple): stop after that many steps, save
+    ``(state_dict(), parameter values)`` as pickle bytes, load them into a fresh optimizer over fresh
+    parameters and finish; parameters and ``state_dict()`` must be bit-identical to ``steps``
+    uninterrupted steps (run once and shared by all the resume steps)."""
     info = OPTIMIZERS[name]
     problem, straight_params, straight = setup(info, config)
     run(straight, problem, straight_params, steps)
-    _, first_params, first = setup(info, config)
-    run(first, problem, first_params, resume_at)
-    blob = pickle.dumps((first.state_dict(), [p.data for p in first_params]))
-    del first, first_params
-    saved, values = pickle.loads(blob)
-    params = [Parameter(value) for value in values]
-    resumed = info.build(params, config)
-    resumed.load_state_dict(saved)
-    run(resumed, problem, params, steps - resume_at, start=resume_at)
-    changed = differences([p.data for p in straight_params], [p.data for p in params], "params")
-    changed += differences(straight.state_dict(), resumed.state_dict(), "state_dict")
-    assert not changed, f"{name}({config}) resumed at {resume_at}: {changed}"
+    for at in (resume_at,) if isinstance(resume_at, int) else resume_at:
+        _, first_params, first = setup(info, config)
+        run(first, problem, first_params, at)
+        blob = pickle.dumps((first.state_dict(), [p.data for p in first_params]))
+        del first, first_params
+        saved, values = pickle.loads(blob)
+        params = [Parameter(value) for value in values]
+        resumed = info.build(params, config)
+        resumed.load_state_dict(saved)
+        run(resumed, problem, params, steps - at, start=at)
+        changed = differences([p.data for p in straight_params], [p.data for p in params], "params")
+        changed += differences(straight.state_dict(), resumed.state_dict(), "state_dict")
+        assert not changed, f"{name}({config}) resumed at {at}: {changed}"
 
 
 # -- non-finite gradients ------------------------------------------------------------------------

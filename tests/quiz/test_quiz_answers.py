@@ -174,6 +174,7 @@ VERDICTS = {
     "lbfgs-iterations": "b",  # inexact (Wolfe) line searches: more than n, far fewer than GD
     "lbfgs-versus-momentum": "a",
     "least-state": "e",  # Adafactor: n + m numbers for an n×m matrix
+    "optimizer-for-a-memory-budget": "c",  # 56 GB + 56 / 28 / ≈14 GB of state against 80 GB
     "fp16-master-weights": "b",  # below fp16's spacing at 1, accumulated in fp32
 }
 

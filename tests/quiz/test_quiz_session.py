@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import jupytext
+import nbclient
 import pytest
 
 from optimlab.cli import build_parser, main
@@ -32,7 +33,7 @@ def test_session_scores_reveals_and_finishes():
     score = run(chosen, io.StringIO(replies_for(chosen, [True, False, True])), out)
     text = out.getvalue()
     assert (score.right, score.asked) == (2, 3)
-    assert text.count("Right.") == 2 and text.count("Wrong: the answer is") == 1
+    assert text.count("Right.") == 2 and text.count(f"Wrong: the answer is {chosen[1].expected(chosen[1].solve())}.") == 1
     assert text.count("Worked answer:") == 3 and text.count("Code that proves it") == 3
     assert f"def {chosen[0].compute.__name__}(" in text
     assert text.rstrip().endswith("Score: 2/3")
@@ -116,6 +117,14 @@ def test_drill_markdown_carries_every_question_with_its_computed_answer():
     for question in CHEAP:
         values = question.solve()
         assert question.text() in markdown and question.explanation(values) in markdown
-        assert f"Answer: {question.expected(values)}." in markdown and question.code.rstrip() in markdown
+        assert f"The answer is {question.expected(values)}." in markdown and question.code.rstrip() in markdown
     with pytest.raises(ValueError, match="topic"):
         topic_markdown("astrology")
+
+
+def test_a_drill_page_executes_and_shows_its_questions():
+    notebook = jupytext.read(ROOT / "drill" / "06_schedules.py")
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
+    (output,) = notebook.cells[1].outputs
+    assert output["output_type"] == "display_data"
+    assert output["data"]["text/markdown"] == topic_markdown("schedules")

@@ -1,0 +1,117 @@
+"""Every kernel under CuPy on a GPU against the NumPy reference (``gpu`` marker; skipped cleanly
+where CuPy or a usable GPU is missing, e.g. in CI). Run on a GPU machine by ``bench/gpu_check.sh``.
+
+Tolerances as the CPU-compiled kernels' (tests/optim/test_kernels_cpu.py): float64 1e-12 and float32
+1e-5 relative to each tensor's running size, parameters and every state entry after each of 50
+steps (the same formula; CUDA may contract a·b + c into one FMA, which rounds once instead of twice:
+a few ulp per step). The 8-bit block kernel is built without FMA contraction (``--fmad=false``) and
+with IEEE division and square root (NVRTC's defaults), so its codes are expected to be identical.
+"""
+
+import numpy as np
+import pytest
+
+from optimlab import Parameter
+from optimlab.backend import BackendUnavailableError, cupy_module
+from optimlab.verify.parity import RunningScale, TrajectoryProblem
+from optimlab.verify.torch_cases import torch_cases
+
+
+def _cupy_or_none():
+    try:
+        return cupy_module()
+    except BackendUnavailableError:
+        return None
+
+
+cp = _cupy_or_none()
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(cp is None, reason="needs CuPy and a usable CUDA GPU")]
+
+CASES = [case for case in torch_cases() if case.has_kernel]
+TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+def _run(cls, config, dtype, on_gpu: bool, steps: int, flatten: bool = False, shapes=None):
+    problem = TrajectoryProblem(0, shapes) if shapes else TrajectoryProblem(0)
+    to_device = cp.asarray if on_gpu else np.asarray
+    params = [Parameter(to_device(x.astype(dtype))) for x in problem.initial]
+    optimizer = cls(params, **config)
+    if flatten:
+        optimizer.flatten()
+    for step in range(steps):
+
+        def closure(step=step):
+            values = [cp.asnumpy(p.data) if on_gpu else p.data for p in params]
+            for p, g in zip(params, problem.grads(values, step)):
+                p.grad = to_device(g)
+            return problem.loss(values, step)
+
+        optimizer.step(closure)
+        host = lambda a: cp.asnumpy(a) if on_gpu else a  # noqa: E731
+        yield [host(p.data) for p in params], [
+            {k: host(v) if hasattr(v, "shape") else v for k, v in optimizer.state.get(p, {}).items()} for p in params
+        ]
+
+
+def _max_error(cls, config, dtype, steps=50, flatten=False, shapes=None) -> float:
+    scales, worst = RunningScale(), 0.0
+    runs = zip(_run(cls, config, dtype, False, steps, flatten, shapes), _run(cls, config, dtype, True, steps, flatten, shapes))
+    for (ref_params, ref_states), (gpu_params, gpu_states) in runs:
+        for index, (ref, ours) in enumerate(zip(ref_params, gpu_params)):
+            worst = max(worst, scales.error(index, ours, ref))
+        for index, (ref, ours) in enumerate(zip(ref_states, gpu_states)):
+            assert set(ref) == set(ours)
+            for key, value in ref.items():
+                worst = max(worst, scales.error((index, key), ours[key], value))
+    return worst
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_cupy_kernel_matches_numpy_reference(case, dtype):
+    assert _max_error(case.ours, case.config, dtype, shapes=case.shapes) <= TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("case", [c for c in CASES if c.ours.elementwise], ids=str)
+def test_flat_buffers_on_the_gpu_match_numpy(case, dtype):
+    assert _max_error(case.ours, case.config, dtype, flatten=True, shapes=case.shapes) <= TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("decoupled", [True, False], ids=["AdamW8bit", "Adam8bit-L2"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_8bit_block_kernel_on_the_gpu_gives_the_reference_codes(dtype, decoupled):
+    from optimlab.optim.adam8bit import adam8bit_fused, adam8bit_init, adam8bit_update
+
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal(100_003).astype(dtype)
+    ref_param, gpu_param = start.copy(), cp.asarray(start)
+    ref_state, gpu_state = adam8bit_init(ref_param), adam8bit_init(gpu_param)
+    hyper = dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=decoupled)
+    for _ in range(20):
+        grad = (rng.standard_normal(start.size) * 10.0 ** rng.uniform(-6, 1, start.size)).astype(dtype)
+        adam8bit_update(ref_param, grad, ref_state, **hyper)
+        adam8bit_fused(gpu_param, cp.asarray(grad), gpu_state, **hyper)
+        assert np.array_equal(cp.asnumpy(gpu_param), ref_param)
+        for key in ("exp_avg_codes", "exp_avg_sq_codes", "exp_avg_absmax", "exp_avg_sq_absmax"):
+            assert np.array_equal(cp.asnumpy(gpu_state[key]), ref_state[key]), key
+
+
+def test_fused_clip_on_the_gpu_matches_numpy():
+    from optimlab.optim import AdamW
+    from optimlab.training.fused_clip import clip_grad_norm_and_step
+
+    results = []
+    for on_gpu in (False, True):
+        xp = cp if on_gpu else np
+        problem = TrajectoryProblem(1)
+        params = [Parameter(xp.asarray(x)) for x in problem.initial]
+        optimizer = AdamW(params, lr=0.05).flatten()
+        for step in range(30):
+            values = [cp.asnumpy(p.data) if on_gpu else p.data for p in params]
+            for p, g in zip(params, problem.grads(values, step)):
+                p.grad = xp.asarray(g)
+            clip_grad_norm_and_step(optimizer, 2.0)
+        results.append([cp.asnumpy(p.data) if on_gpu else p.data for p in params])
+    scales = RunningScale()
+    assert max(scales.error(i, g, r) for i, (r, g) in enumerate(zip(*results))) <= 1e-12
