@@ -18,3 +18,6 @@ def test_cpu_benchmark_runs_and_reports_every_implementation(tmp_path):
     for name in ("torch fused", "torch foreach", "optimlab flat, fused kernel", "optimlab flat, NumPy reference"):
         assert name in text
     assert "copy bandwidth measured in the same run" in text
+    assert "- optimlab flat, NumPy reference / torch foreach: " in text
+    assert "- optimlab flat, fused kernel / torch fused: " in text
+    assert "logical cores" in text and "load average" in text

@@ -33,6 +33,8 @@ from optimlab.backend import cupy_module, is_cupy_array
 from optimlab.kernels.elementwise import _CPU_TYPES, PARALLEL_MIN, PREAMBLE, build_cpu_library
 
 _CUDA_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+# No FMA contraction (as the CPU form's -ffp-contract=off); NVRTC's division and sqrt are IEEE by default.
+CUDA_OPTIONS = ("--fmad=false",)
 
 
 def _indent(body: str) -> str:
@@ -185,7 +187,7 @@ class BlockwiseKernel:
     def _cuda_kernel(self, flag_values: tuple[bool, ...], blocksize: int, ctype: str):
         cupy = cupy_module()
         name = self.kernel_name(flag_values, blocksize)
-        return cupy.RawKernel(self.cuda_source(flag_values, blocksize, ctype), name)
+        return cupy.RawKernel(self.cuda_source(flag_values, blocksize, ctype), name, options=CUDA_OPTIONS)
 
     def _run_cuda(self, flag_values, blocksize, arrays, scalars, n) -> None:
         dtype = arrays[0].dtype
