@@ -4,6 +4,7 @@ per-block maximum, such as 8-bit blockwise quantisation)."""
 
 from optimlab.kernels.blockwise import BlockwiseKernel
 from optimlab.kernels.elementwise import (
+    GRAD_PROLOGUE,
     ElementwiseKernel,
     cpu_compiler_available,
     cpu_kernels,
@@ -11,4 +12,5 @@ from optimlab.kernels.elementwise import (
     use_fused,
 )
 
-__all__ = ["BlockwiseKernel", "ElementwiseKernel", "cpu_compiler_available", "cpu_kernels", "fused_on_cpu", "use_fused"]
+__all__ = ["GRAD_PROLOGUE", "BlockwiseKernel", "ElementwiseKernel", "cpu_compiler_available", "cpu_kernels",
+           "fused_on_cpu", "use_fused"]

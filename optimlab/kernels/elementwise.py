@@ -41,6 +41,13 @@ template <> struct optimlab_compute<double> { typedef double type; };
 template <typename X> __device__ inline X optimlab_max(X a, X b) { return (a != a || a > b) ? a : b; }
 """
 
+# The gradient as torch's optimizers read it, shared by the kernels whose decay is L2: negated under
+# the MAXIMIZE flag, plus λθ (scalar ``weight_decay``, output ``p``).
+GRAD_PROLOGUE = """\
+C grad = MAXIMIZE ? -(C)g : (C)g;
+if (weight_decay != 0) grad += (C)weight_decay * (C)p;
+"""
+
 _CPU_TYPES = {np.dtype(np.float16): "_Float16", np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 # -ffp-contract=off: no fused multiply-adds, so the CPU form rounds like the NumPy reference.
 # -fno-math-errno: sqrt need not set errno, so the loop vectorises (3x faster measured; sqrt stays

@@ -18,7 +18,7 @@ learning rate method", Algorithm 1.
 from __future__ import annotations
 
 from optimlab.backend import get_array_module
-from optimlab.kernels import ElementwiseKernel, use_fused
+from optimlab.kernels import GRAD_PROLOGUE, ElementwiseKernel, use_fused
 from optimlab.optim.base import Optimizer
 from optimlab.optim.hyperparams import boolean, learning_rate, nonnegative, unit_closed
 
@@ -52,9 +52,7 @@ ADADELTA_KERNEL = ElementwiseKernel(
     outputs=("p", "square_avg", "acc_delta"),
     scalars=("lr", "rho", "eps", "weight_decay"),
     flags=("MAXIMIZE",),
-    body="""
-C grad = MAXIMIZE ? -(C)g : (C)g;
-if (weight_decay != 0) grad += (C)weight_decay * (C)p;
+    body=GRAD_PROLOGUE + """\
 C v = (C)rho * (C)square_avg + (C)(1 - rho) * grad * grad;
 square_avg = (T)v;
 C std = sqrt(v + (C)eps);

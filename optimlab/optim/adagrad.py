@@ -19,7 +19,7 @@ Hazan & Singer (2011), "Adaptive subgradient methods for online learning and sto
 from __future__ import annotations
 
 from optimlab.backend import get_array_module
-from optimlab.kernels import ElementwiseKernel, use_fused
+from optimlab.kernels import GRAD_PROLOGUE, ElementwiseKernel, use_fused
 from optimlab.optim.base import Optimizer
 from optimlab.optim.hyperparams import boolean, learning_rate, nonnegative
 
@@ -49,9 +49,7 @@ ADAGRAD_KERNEL = ElementwiseKernel(
     outputs=("p", "sum"),
     scalars=("clr", "eps", "weight_decay"),
     flags=("MAXIMIZE",),
-    body="""
-C grad = MAXIMIZE ? -(C)g : (C)g;
-if (weight_decay != 0) grad += (C)weight_decay * (C)p;
+    body=GRAD_PROLOGUE + """\
 C s = (C)sum + grad * grad;
 sum = (T)s;
 C std = sqrt(s) + (C)eps;

@@ -17,7 +17,7 @@ optimization", Section 7.1, Algorithm 2.
 from __future__ import annotations
 
 from optimlab.backend import get_array_module
-from optimlab.kernels import ElementwiseKernel, use_fused
+from optimlab.kernels import GRAD_PROLOGUE, ElementwiseKernel, use_fused
 from optimlab.optim.base import Optimizer
 from optimlab.optim.hyperparams import betas, boolean, learning_rate, nonnegative
 
@@ -49,9 +49,7 @@ ADAMAX_KERNEL = ElementwiseKernel(
     outputs=("p", "exp_avg", "exp_inf"),
     scalars=("beta1", "beta2", "eps", "weight_decay", "step_size"),
     flags=("MAXIMIZE",),
-    body="""
-C grad = MAXIMIZE ? -(C)g : (C)g;
-if (weight_decay != 0) grad += (C)weight_decay * (C)p;
+    body=GRAD_PROLOGUE + """\
 C m = (C)exp_avg + (C)(1 - beta1) * (grad - (C)exp_avg);
 C u = optimlab_max((C)beta2 * (C)exp_inf, fabs(grad) + (C)eps);
 exp_avg = (T)m;

@@ -22,7 +22,7 @@ by averaging"; Bottou (2012), "Stochastic gradient descent tricks".
 from __future__ import annotations
 
 from optimlab.backend import get_array_module
-from optimlab.kernels import ElementwiseKernel, use_fused
+from optimlab.kernels import GRAD_PROLOGUE, ElementwiseKernel, use_fused
 from optimlab.optim.base import Optimizer
 from optimlab.optim.hyperparams import boolean, learning_rate, nonnegative
 
@@ -63,13 +63,7 @@ ASGD_KERNEL = ElementwiseKernel(
     outputs=("p", "ax"),
     scalars=("eta", "mu", "lambd", "weight_decay"),
     flags=("MAXIMIZE", "AVERAGING"),
-    body="""
-#if MAXIMIZE
-C grad = -(C)g;
-#else
-C grad = (C)g;
-#endif
-if (weight_decay != 0) grad += (C)weight_decay * (C)p;
+    body=GRAD_PROLOGUE + """\
 C param = (C)p * (C)(1 - lambd * eta) - (C)eta * grad;
 p = (T)param;
 #if AVERAGING

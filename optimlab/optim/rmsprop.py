@@ -24,7 +24,7 @@ networks", Section 4, for the centered form.
 from __future__ import annotations
 
 from optimlab.backend import get_array_module
-from optimlab.kernels import ElementwiseKernel, use_fused
+from optimlab.kernels import GRAD_PROLOGUE, ElementwiseKernel, use_fused
 from optimlab.optim.base import Optimizer
 from optimlab.optim.hyperparams import boolean, learning_rate, nonnegative, unit_closed
 
@@ -75,9 +75,7 @@ RMSPROP_KERNEL = ElementwiseKernel(
     scalars=("lr", "alpha", "eps", "weight_decay", "momentum"),
     flags=("MAXIMIZE", "CENTERED", "MOMENTUM"),
     requires=(("grad_avg", "CENTERED"), ("momentum_buffer", "MOMENTUM")),
-    body="""
-C grad = MAXIMIZE ? -(C)g : (C)g;
-if (weight_decay != 0) grad += (C)weight_decay * (C)p;
+    body=GRAD_PROLOGUE + """\
 C v = (C)alpha * (C)square_avg + (C)(1 - alpha) * grad * grad;
 square_avg = (T)v;
 #if CENTERED
