@@ -11,7 +11,7 @@ from pathlib import Path
 
 import matplotlib
 
-from optimlab.plots import adam, adaptive, momentum, numerics, quadratics, schedules, stochastic, weight_decay
+from optimlab.plots import adam, adaptive, averaging, momentum, numerics, quadratics, schedules, stochastic, weight_decay
 
 FIGURES = {
     "gd_trajectories": quadratics.gd_trajectories,
@@ -33,6 +33,7 @@ FIGURES = {
     "weight_decay_lr_coupling": weight_decay.weight_decay_lr_coupling,
     "numerics_fp16_gradients": numerics.numerics_fp16_gradients,
     "numerics_loss_scale": numerics.numerics_loss_scale,
+    "averaging_noisy_quadratic": averaging.averaging_noisy_quadratic,
 }
 
 SVG_RC = {"svg.hashsalt": "optimlab", "svg.fonttype": "path", "svg.image_inline": True}
