@@ -14,9 +14,10 @@ import numpy as np
 from optimlab.parameter import Parameter
 from optimlab.verify.parity import SHAPES, ParityResult, TrajectoryProblem, _torch_default_dtype, relative_error
 
-# optimizers whose configurations here hold runner arguments too (batch size, Hessian cadence, parameter
-# names), so the generic kernel and resume tests leave them to their own test modules
-SIDE_BY_SIDE = frozenset({"SophiaG", "AdamMini", "Shampoo"})
+# optimizers whose checks need their own runner (batch size, Hessian cadence, parameter names; a closure
+# for LBFGS; an 8-bit state for the 8-bit Adams), so the generic kernel and resume tests leave them to
+# their own test modules
+SIDE_BY_SIDE = frozenset({"SophiaG", "AdamMini", "Shampoo", "LBFGS", "Adam8bit", "AdamW8bit"})
 
 
 def run_side_by_side(ours_factory, theirs_factory, *, steps: int = 50, seed: int = 0, shapes=SHAPES,

@@ -28,15 +28,9 @@ from optimlab.optim.adam8bit import (
 
 torch = pytest.importorskip("torch")
 F = pytest.importorskip("bitsandbytes.functional")
+from optimlab.verify.quantised import bnb_quantize  # noqa: E402  (bitsandbytes' pure-PyTorch quantiser)
 
 
-def _bnb_default_quantize(values, code, blocksize):
-    """bitsandbytes' pure-PyTorch quantiser, reached past its native CPU registration."""
-    pad = (-values.size) % blocksize
-    keys = torch._C.DispatchKeySet(torch._C.DispatchKey.CompositeExplicitAutograd)
-    codes, absmax = torch.ops.bitsandbytes.quantize_blockwise.default.redispatch(
-        keys, torch.from_numpy(np.pad(values.ravel(), (0, pad))), torch.from_numpy(code.copy()), blocksize)
-    return codes.numpy()[: values.size].reshape(values.shape), absmax.numpy()
 
 
 def _data(n, signed, seed=0):
@@ -62,7 +56,7 @@ def test_quantize_and_dequantize_are_exactly_bitsandbytes(signed, n, blocksize):
     code = SIGNED_MAP if signed else UNSIGNED_MAP
     x = _data(n, signed).reshape(-1, 20) if n % 20 == 0 else _data(n, signed)
     codes, absmax = quantize_blockwise(x, code, blocksize)
-    expected_codes, expected_absmax = _bnb_default_quantize(x, code, blocksize)
+    expected_codes, expected_absmax = bnb_quantize(x, code, blocksize)
     assert codes.dtype == np.uint8 and codes.shape == x.shape
     assert np.array_equal(codes, expected_codes)
     assert absmax.dtype == np.float32 and np.array_equal(absmax, expected_absmax)
@@ -111,7 +105,7 @@ def test_one_step_is_bitsandbytes_dequantise_torch_adamw_quantise():
     optimizer.step()
     np.testing.assert_allclose(param.data, tensor.detach().numpy(), rtol=1e-6, atol=1e-7)
     for key, code, moment in (("exp_avg", SIGNED_MAP, 0), ("exp_avg_sq", UNSIGNED_MAP, 1)):
-        expected, expected_absmax = _bnb_default_quantize(theirs.state[tensor][list(theirs.state[tensor])[moment + 1]]
+        expected, expected_absmax = bnb_quantize(theirs.state[tensor][list(theirs.state[tensor])[moment + 1]]
                                                           .numpy(), code, 256)
         differ = state[f"{key}_codes"] != expected
         assert differ.mean() <= 1e-3, key

@@ -14,11 +14,9 @@ import pytest
 from optimlab import Parameter
 from optimlab.optim.lbfgs import LBFGS
 from optimlab.verify import run_torch_parity
-from optimlab.verify.torch_cases import torch_database_configs
+from optimlab.verify.oracle_cases import lbfgs_configs
 
-CONFIGS = [kwargs for _, kwargs in torch_database_configs("LBFGS")] + [
-    {"history_size": 3, "max_iter": 5, "lr": 0.5},
-]
+CONFIGS = lbfgs_configs()
 
 
 @pytest.mark.parametrize("kwargs", CONFIGS, ids=str)
