@@ -139,14 +139,14 @@ class OptimizerInfo:
 
 N, U, B, BETAS = bad.NUMERIC, bad.UNIT, bad.BOOL, bad.BETAS
 ADAM = {"lr": N, "betas": BETAS, "eps": N, "weight_decay": N, "maximize": B}
+ADAM_FAMILY = {**ADAM, "amsgrad": B, "decoupled_weight_decay": B, "eps_root": N,
+               "amsgrad_max": bad.choice("corrected_max", None)}
 
 TABLE = [
     OptimizerInfo("SGD", _torch_configs("SGD"), {"lr": N, "momentum": U, "dampening": U, "weight_decay": N,
                                                  "nesterov": B, "maximize": B}, "torch.optim.SGD"),
-    OptimizerInfo("Adam", _torch_configs("Adam"), {**ADAM, "amsgrad": B, "decoupled_weight_decay": B},
-                  "torch.optim.Adam"),
-    OptimizerInfo("AdamW", _torch_configs("AdamW"), {**ADAM, "amsgrad": B, "decoupled_weight_decay": B},
-                  "torch.optim.AdamW"),
+    OptimizerInfo("Adam", _torch_configs("Adam"), ADAM_FAMILY, "torch.optim.Adam"),
+    OptimizerInfo("AdamW", _torch_configs("AdamW"), ADAM_FAMILY, "torch.optim.AdamW"),
     OptimizerInfo("Adagrad", _torch_configs("Adagrad"), {"lr": N, "lr_decay": N, "weight_decay": N,
                                                          "initial_accumulator_value": N, "eps": N, "maximize": B},
                   "torch.optim.Adagrad"),
