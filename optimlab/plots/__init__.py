@@ -6,6 +6,6 @@ Matplotlib is imported only here (the ``plot`` extra), never by the rest of the 
 """
 
 from optimlab.plots.registry import FIGURES, save_figure, write_figures
-from optimlab.plots.notebook import glue, show
+from optimlab.plots.notebook import glue, show, torch_parity_report
 
-__all__ = ["FIGURES", "save_figure", "write_figures", "glue", "show"]
+__all__ = ["FIGURES", "save_figure", "write_figures", "glue", "show", "torch_parity_report"]

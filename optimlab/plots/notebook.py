@@ -38,3 +38,25 @@ def show(fig):
     buffer = io.BytesIO()
     save_svg(fig, buffer)
     display(SVG(buffer.getvalue()))
+
+
+def torch_parity_report(cases, *, steps: int = 50, tolerance: float = 1e-12) -> tuple[str, float]:
+    """Run ``optimlab.verify.parity.run_torch_parity`` for each ``(ours_cls, torch_cls, hyperparameters)``
+    (float64, ``steps`` noisy steps, parameters and every state tensor compared after each step).
+
+    Returns one line per case and the largest relative error; raises ``AssertionError`` listing every
+    case when one misses ``tolerance`` or disagrees on the state's keys, so a notebook cell fails.
+    """
+    from optimlab.verify.parity import run_torch_parity
+
+    lines, worst, failed = [], 0.0, False
+    for ours, theirs, hyper in cases:
+        result = run_torch_parity(ours, theirs, hyper, steps=steps)
+        failed |= not result.ok(tolerance)
+        worst = max(worst, result.error)
+        lines.append(f"{ours.__name__}({hyper}) vs torch.optim.{theirs.__name__}: relative error {result.error:.1e}"
+                     + "".join(f"; {problem}" for problem in result.problems))
+    report = "\n".join(lines)
+    if failed:
+        raise AssertionError(f"torch parity above {tolerance:g}:\n{report}")
+    return report, worst
