@@ -11,7 +11,7 @@ from pathlib import Path
 
 import matplotlib
 
-from optimlab.plots import adam, adaptive, averaging, momentum, numerics, quadratics, schedules, stochastic, weight_decay
+from optimlab.plots import adam, adaptive, averaging, curvature, momentum, numerics, quadratics, schedules, stochastic, weight_decay
 
 FIGURES = {
     "gd_trajectories": quadratics.gd_trajectories,
@@ -31,6 +31,8 @@ FIGURES = {
     "adam_amsgrad_counterexample": adam.adam_amsgrad_counterexample,
     "weight_decay_per_coordinate": weight_decay.weight_decay_per_coordinate,
     "weight_decay_lr_coupling": weight_decay.weight_decay_lr_coupling,
+    "curvature_rosenbrock": curvature.curvature_rosenbrock,
+    "sophia_clipping": curvature.sophia_clipping,
     "numerics_fp16_gradients": numerics.numerics_fp16_gradients,
     "numerics_loss_scale": numerics.numerics_loss_scale,
     "averaging_noisy_quadratic": averaging.averaging_noisy_quadratic,
