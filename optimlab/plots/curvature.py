@@ -91,9 +91,10 @@ def curvature_rosenbrock(paths=None):
     fig, axes = new_figure(2, 1, width=8.0, height=3.0)
     contour(axes[0, 0], problem, (-1.6, 1.6), (-0.6, 1.6), levels=np.geomspace(0.05, 500, 14))
     for i, (name, points) in enumerate(paths.items()):
-        axes[0, 0].plot(points[:, 0], points[:, 1], ".-", ms=3, lw=0.8, color=f"C{i}", label=name)
+        style = "-" if len(points) > 100 else ".-"  # markers only where the iterations can be told apart
+        axes[0, 0].plot(points[:, 0], points[:, 1], style, ms=3, lw=0.8, color=f"C{i}", label=name)
         values = np.array([problem.value(p) for p in points])
-        axes[0, 1].semilogy(np.arange(len(values)), np.maximum(values, 1e-30), ".-", ms=3, lw=0.8, color=f"C{i}",
+        axes[0, 1].semilogy(np.arange(len(values)), np.maximum(values, 1e-30), style, ms=3, lw=0.8, color=f"C{i}",
                             label=name)
     axes[0, 0].plot(*problem.minimizer, "k*", ms=8)
     axes[0, 0].set_title("Rosenbrock, from (−1.2, 1)")
