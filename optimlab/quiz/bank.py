@@ -68,9 +68,14 @@ class Question:
         if (self.kind == "short") != bool(self.keywords):
             raise ValueError(f"question {self.qid}: keywords go with kind 'short' only")
 
+    def _shown(self) -> dict:
+        """The parameters as a person reads them: whole floats without ``.0`` (7 billion, not 7.0)."""
+        return {name: int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 1e15 else value
+                for name, value in self.params.items()}
+
     def text(self) -> str:
         """The prompt with its parameters filled in."""
-        return self.prompt.format(**self.params)
+        return self.prompt.format(**self._shown())
 
     def options(self) -> list[str]:
         """The lettered options of a choice question (``a) ...``), empty for the other kinds."""
@@ -95,7 +100,7 @@ class Question:
         return f"{lead} {self.expected(values)}"
 
     def explanation(self, values: dict) -> str:
-        return self.worked.format(**self.params, **values)
+        return self.worked.format(**self._shown(), **values)
 
     def check(self, reply: str, values: dict) -> bool:
         """Whether ``reply`` (what the person typed) is right, by the rule of this question's kind."""

@@ -148,7 +148,7 @@ def range_test_growth(start_lr, end_lr, num_steps):
 
 @question("lr-finder", "numeric",
           "An LR range test with plain SGD on f(x) = ½·h·x², h = {curvature}, with gradient noise of standard "
-          "deviation {noise}, sweeping from {start_lr} to {end_lr} in {num_steps} steps. At what learning rate does the test stop (within 40%)?",
+          "deviation {noise}, sweeping from {start_lr} to {end_lr} in {num_steps} steps. At what learning rate does the test stop?",
           "Gradient descent on this quadratic diverges once η > 2/h = {edge:.4g}; the loss then grows by |1 − ηh| per "
           "step and the smoothed loss passes {threshold}× its minimum a few sweep steps later: optimlab's lr_range_test stopped "
           "at η = {answer:.4g} ({ratio:.3g}× the edge). The range test finds the edge of stability, not the best "
@@ -166,8 +166,9 @@ def range_test_stops_past_edge(curvature, noise, start_lr, end_lr, num_steps, th
           "{start_lr} to {end_lr}. Which is larger: the suggestion (the learning rate where the smoothed loss falls "
           "fastest) or the learning rate at the smoothed loss's minimum?",
           "optimlab's lr_range_test: the smoothed loss falls fastest at η = {suggestion:.3g} and is lowest at "
-          "η = {at_minimum:.3g}, just before the loss blows up (divergence starts at 2/λ_max = {edge:.3g}). Training "
-          "at the minimum's rate is training on the edge; the steepest-descent point is the usual pick.",
+          "η = {at_minimum:.3g}, where the loss is about to blow up (divergence starts at 2/λ_max = {edge:.3g}; the "
+          "smoothed curve lags behind it). Training at the minimum's rate is training on the edge; the "
+          "steepest-descent point is the usual pick.",
           params=dict(eigenvalues=(1.0, 0.01), noise=0.1, num_steps=100, start_lr=1e-4, end_lr=10.0),
           choices=("the suggestion", "the learning rate at the minimum", "they coincide"))
 def range_test_suggestion(eigenvalues, noise, num_steps, start_lr, end_lr):
