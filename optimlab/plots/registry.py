@@ -11,7 +11,7 @@ from pathlib import Path
 
 import matplotlib
 
-from optimlab.plots import adam, adaptive, averaging, curvature, momentum, numerics, quadratics, schedules, stochastic, weight_decay
+from optimlab.plots import adam, adaptive, averaging, curvature, large_batch, momentum, numerics, quadratics, schedules, stochastic, weight_decay
 
 FIGURES = {
     "gd_trajectories": quadratics.gd_trajectories,
@@ -36,6 +36,7 @@ FIGURES = {
     "numerics_fp16_gradients": numerics.numerics_fp16_gradients,
     "numerics_loss_scale": numerics.numerics_loss_scale,
     "averaging_noisy_quadratic": averaging.averaging_noisy_quadratic,
+    "lamb_relative_updates": large_batch.lamb_relative_updates,
 }
 
 SVG_RC = {"svg.hashsalt": "optimlab", "svg.fonttype": "path", "svg.image_inline": True}
