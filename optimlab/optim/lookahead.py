@@ -115,7 +115,10 @@ class Lookahead:
         for key, saved in state_dict["state"].items():
             if not isinstance(key, numbers.Integral) or not 0 <= key < len(params):
                 raise ValueError(f"loaded state dict has slow weights for parameter {key!r}, which no group lists")
-            value, param = saved.get("slow_param") if isinstance(saved, dict) else None, params[key].data
+            if not isinstance(saved, dict) or set(saved) - {"slow_param"}:
+                extra = sorted(set(saved) - {"slow_param"}) if isinstance(saved, dict) else type(saved).__name__
+                raise ValueError(f"state of parameter {key} may hold only 'slow_param', got {extra}")
+            value, param = saved.get("slow_param"), params[key].data
             if not is_array(value) or value.shape != param.shape or value.dtype != param.dtype:
                 got = f"shape {tuple(value.shape)}, dtype {value.dtype}" if is_array(value) else type(value).__name__
                 raise ValueError(f"slow_param of parameter {key} must be an array of shape {tuple(param.shape)}, "

@@ -46,26 +46,19 @@ def _torch_configs(name: str) -> Callable[[], list[dict]]:
     return configs
 
 
-def _oracle_configs(name: str) -> Callable[[], list[dict]]:
+def _oracle_configs(name: str, **extra) -> Callable[[], list[dict]]:
+    """The oracle cases' configurations, each with ``extra`` added."""
+
     def configs():
         from optimlab.verify.oracle_cases import oracle_cases
 
-        return [case.config for case in oracle_cases([name])]
+        return [{**case.config, **extra} for case in oracle_cases([name])]
 
     return configs
 
 
-def _lbfgs_configs() -> list[dict]:
-    """torch's database inputs for LBFGS plus a short-history, few-iteration one."""
-    from optimlab.verify.torch_cases import torch_database_configs
-
-    return [kwargs for _, kwargs in torch_database_configs("LBFGS")] + [{"history_size": 3, "max_iter": 5, "lr": 0.5}]
-
-
-def _adam8bit_configs() -> list[dict]:
-    """The 5×4 matrix of the parity problem (20 entries) takes the 8-bit path, the vector and scalar stay 32-bit."""
-    return [{"lr": 0.01, "min_8bit_size": 16, "blocksize": 64},
-            {"lr": 0.01, "betas": (0.5, 0.9), "weight_decay": 0.1, "min_8bit_size": 16, "blocksize": 64}]
+# the 5×4 matrix of the parity problem (20 entries) takes the 8-bit path, the vector and scalar stay 32-bit
+SMALL_8BIT = {"min_8bit_size": 16, "blocksize": 64}
 
 
 def _sophia(params, config):
@@ -174,7 +167,7 @@ TABLE = [
                    "eps": N, "ns_steps": bad.NS_STEPS, "adjust_lr_fn": bad.choice("adam", 1.0),
                    "ns_dtype": bad.choice("float16", "bf16")},
                   "torch.optim.Muon", shapes=((5, 4), (3, 6)), matrix_only=True),
-    OptimizerInfo("LBFGS", _lbfgs_configs,
+    OptimizerInfo("LBFGS", _oracle_configs("LBFGS"),
                   {"lr": N, "max_iter": bad.POSITIVE_COUNT, "max_eval": [(0, ValueError), (2.5, TypeError)],
                    "tolerance_grad": N, "tolerance_change": N, "history_size": bad.POSITIVE_COUNT,
                    "line_search_fn": bad.choice("armijo", "wolfe")},
@@ -210,14 +203,14 @@ TABLE = [
                   {"lr": N, "momentum": U, "weight_decay": N, "epsilon": bad.NONPOSITIVE,
                    "update_freq": bad.POSITIVE_COUNT, "convention": bad.choice("martens", None)},
                   "torch-optimizer", nonfinite=dict.fromkeys(NONFINITE_KINDS, "raises LinAlgError")),
-    OptimizerInfo("Adam8bit", _adam8bit_configs,
+    OptimizerInfo("Adam8bit", _oracle_configs("Adam8bit", **SMALL_8BIT),
                   {"lr": N, "betas": BETAS, "eps": N, "weight_decay": N, "decoupled_weight_decay": B,
                    "min_8bit_size": bad.COUNT, "blocksize": bad.choice(100, "256")},
-                  "bitsandbytes", base={"min_8bit_size": 16, "blocksize": 64}),
-    OptimizerInfo("AdamW8bit", _adam8bit_configs,
+                  "bitsandbytes", base=SMALL_8BIT),
+    OptimizerInfo("AdamW8bit", _oracle_configs("AdamW8bit", **SMALL_8BIT),
                   {"lr": N, "betas": BETAS, "eps": N, "weight_decay": N, "decoupled_weight_decay": B,
                    "min_8bit_size": bad.COUNT, "blocksize": bad.choice(100, "256")},
-                  "bitsandbytes", base={"min_8bit_size": 16, "blocksize": 64}),
+                  "bitsandbytes", base=SMALL_8BIT),
 ]
 
 OPTIMIZERS = {info.name: info for info in TABLE}
