@@ -106,7 +106,7 @@ class Question:
         """Whether ``reply`` (what the person typed) is right, by the rule of this question's kind."""
         reply = reply.strip().lower()
         if self.kind == "choice":
-            return reply.rstrip(")").strip() == values[self.answer]
+            return reply.strip("().: ") == values[self.answer]  # "b", "B)", "(b)", "b."
         if self.kind == "short":
             return all(any(word.lower() in reply for word in group) for group in self.keywords)
         number = reply.replace(",", "").replace(" ", "").replace("−", "-")

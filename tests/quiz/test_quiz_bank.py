@@ -133,6 +133,13 @@ def test_numeric_replies_are_parsed_and_checked_within_rtol():
     assert exact.check("6", {"answer": 6}) and not exact.check("6.0001", {"answer": 6})
 
 
+def test_choice_replies_accept_the_usual_ways_of_writing_a_letter():
+    question = _question(kind="choice", choices=("x", "y", "z"))
+    values = {"answer": "b"}
+    assert all(question.check(reply, values) for reply in ("b", "B", " b) ", "(b)", "b."))
+    assert not any(question.check(reply, values) for reply in ("a", "bb", "y", ""))
+
+
 def test_question_fields_are_validated():
     with pytest.raises(ValueError, match="topic"):
         _question(topic="astrology")
