@@ -14,12 +14,16 @@ TOPIC, COUNT, SEED = "schedules", 3, 7
 SCRIPT = Path(sys.executable).with_name("optimlab")  # the console script the package installs
 
 
-@pytest.fixture
-def quiz():
+def spawn(*quiz_args):
     command, args = (str(SCRIPT), []) if SCRIPT.exists() else (sys.executable, ["-m", "optimlab.cli"])
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "TERM": "dumb"}
-    child = pexpect.spawn(command, args + ["quiz", "--topic", TOPIC, "-n", str(COUNT), "--seed", str(SEED)],
-                          encoding="utf-8", timeout=120, dimensions=(50, 200), env=env)
+    return pexpect.spawn(command, args + ["quiz", *quiz_args], encoding="utf-8", timeout=120, dimensions=(50, 200),
+                         env=env)
+
+
+@pytest.fixture
+def quiz():
+    child = spawn("--topic", TOPIC, "-n", str(COUNT), "--seed", str(SEED))
     yield child
     child.close(force=True)
 
@@ -53,3 +57,15 @@ def test_ctrl_c_ends_cleanly_with_the_score(quiz):
     quiz.expect(pexpect.EOF)
     quiz.close()
     assert quiz.exitstatus == 0 and "Traceback" not in quiz.before
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--topic", "astrology"), "optimlab quiz: unknown topic(s) astrology; choose from gd, momentum"),
+    (("-n", "0"), "argument -n/--count: expected a positive integer, got 0"),
+])
+def test_bad_arguments_exit_2_with_a_clear_message(args, message):
+    child = spawn(*args)
+    child.expect_exact(message)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
