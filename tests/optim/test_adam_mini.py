@@ -1,12 +1,11 @@
 """AdamMini against the ``adam-mini`` package (the authors' implementation) over named parameters
 whose names select every kind of block; the fused kernel against the NumPy reference; the block
-partition against the package's state shapes; memory; resume; bad input.
+partition against the package's state shapes; memory; bad input (resume and the caller's gradient:
+``tests/reliability``, over the same configurations).
 
 Tolerances: 1e-12 relative in float64 against the oracle and the kernel (the same formula in a
 different operation order: a few ulp per step over 50 steps); 1e-5 for the float32 kernel.
 """
-
-import pickle
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from optimlab import Parameter
 from optimlab.kernels import cpu_compiler_available
 from optimlab.optim.adam_mini import AdamMini, adam_mini_blocks
-from optimlab.verify.parity import TrajectoryProblem, relative_error, run_kernel_parity
+from optimlab.verify.parity import relative_error, run_kernel_parity
 from optimlab.verify.side_by_side import ADAM_MINI_CONFIGS, adam_mini_check
 
 CONFIGS = [pytest.param(c, id=", ".join(f"{k}={v}" for k, v in c.items())) for c in ADAM_MINI_CONFIGS]
@@ -81,44 +80,6 @@ def test_one_block_per_tensor_is_adam_with_the_mean_square():
     rms = np.sqrt(12.5)
     np.testing.assert_allclose(optimizer.state[param]["vmean"], [0.001 * 12.5], rtol=1e-14)
     np.testing.assert_allclose(param.data, [1.0 - 0.1 * 3 / rms, 2.0 - 0.1 * 4 / rms], rtol=1e-14)
-
-
-def _run(optimizer, params, problem, steps, start=0):
-    for step in range(start, start + steps):
-        for p, g in zip(params, problem.grads([p.data for p in params], step)):
-            p.grad = g
-        optimizer.step()
-
-
-@pytest.mark.parametrize("resume_at", [0, 1, 5, 9])
-def test_resume_is_bit_identical(resume_at):
-    problem = TrajectoryProblem(seed=1)
-    names = ("mlp.weight", "attn.bias", "gain")
-    config = {"lr": 0.01, "weight_decay": 0.1}
-    straight = [Parameter(x.copy()) for x in problem.initial]
-    straight_opt = AdamMini(list(zip(names, straight)), **config)
-    _run(straight_opt, straight, problem, 10)
-    first = [Parameter(x.copy()) for x in problem.initial]
-    first_opt = AdamMini(list(zip(names, first)), **config)
-    _run(first_opt, first, problem, resume_at)
-    saved, values = pickle.loads(pickle.dumps((first_opt.state_dict(), [p.data for p in first])))
-    resumed = [Parameter(v) for v in values]
-    resumed_opt = AdamMini(list(zip(names, resumed)), **config)
-    resumed_opt.load_state_dict(saved)
-    _run(resumed_opt, resumed, problem, 10 - resume_at, start=resume_at)
-    for a, b in zip(straight, resumed):
-        assert np.array_equal(a.data, b.data)
-        for key in ("step", "m", "vmean"):
-            assert np.array_equal(straight_opt.state[a][key], resumed_opt.state[b][key]), key
-
-
-def test_caller_gradient_is_never_written():
-    param = Parameter(np.ones((3, 2)), name="mlp.weight")
-    optimizer = AdamMini([param], lr=0.1, weight_decay=0.1)
-    grad = np.arange(6.0).reshape(3, 2)
-    param.grad = grad
-    optimizer.step()
-    assert np.array_equal(grad, np.arange(6.0).reshape(3, 2))
 
 
 @pytest.mark.parametrize("name,shape,fragment", [

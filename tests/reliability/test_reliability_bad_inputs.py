@@ -60,13 +60,3 @@ def test_the_message_check_is_not_vacuous():
     assert names_key_and_value("Invalid betas[1]: 1.0 (must be ...)", "betas", (0.9, 1.0))
     assert not names_key_and_value("Invalid betas[0]: 1.0", "betas", (0.9, 1.0))
 
-
-def test_schedule_lr_is_checked_when_used():
-    p = Parameter(np.ones((2, 3)))
-    from optimlab.optim import SGD
-
-    optimizer = SGD([p], lr=lambda step: 0.1 if step == 0 else -1.0)
-    p.grad = np.ones((2, 3))
-    optimizer.step()
-    with pytest.raises(ValueError, match="lr"):
-        optimizer.step()
