@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from optimlab.optim import SGD, Adadelta, Adagrad, Adam, RMSprop
+from optimlab.parameter import Parameter
 from optimlab.problems import Quadratic, run_optimizer
 from optimlab.quiz.bank import letter, question
 from optimlab.quiz.probes import first_below, first_move, polyak_momentum, run_steps, state_of
@@ -179,6 +180,32 @@ def momentum_versus_gd(kappa, tolerance):
     gd_steps, hb_steps = first_below(problem, gd, tolerance), first_below(problem, hb, tolerance)
     return {"answer": letter(0 if gd_steps < hb_steps else 1 if hb_steps < gd_steps else 2),
             "gd_steps": gd_steps, "hb_steps": hb_steps, "hb_lr": hb_lr, "hb_beta": hb_beta}
+
+
+@question("momentum", "short",
+          "A training loop with plain SGD (η = {lr}) never calls zero_grad(): each step's gradient is added to "
+          "p.grad. What goes wrong?",
+          "p.grad becomes the sum of every gradient so far, b_t = b_(t−1) + g_t: heavy-ball momentum with β = 1, "
+          "which never forgets. On a quadratic with eigenvalues {eigenvalues}, {steps} steps of optimlab's SGD from "
+          "the all-ones point end at distance {with_zero:.3g} from the minimum when the gradients are cleared, "
+          "and {without_zero:.3g} when they accumulate: the iterate keeps circling and overshooting instead of "
+          "settling.",
+          params=dict(lr=0.1, eigenvalues=(1.0, 0.1), steps=500),
+          keywords=(("accumulat", "sum", "add", "pile", "previous", "old", "stale", "momentum"),))
+def forgotten_zero_grad(lr, eigenvalues, steps):
+    problem = _diagonal(eigenvalues)
+    distances = {}
+    for name, clear in (("with_zero", True), ("without_zero", False)):
+        param = Parameter(np.ones(problem.dim))
+        optimizer = SGD([param], lr=lr)
+        for _ in range(steps):
+            if clear:
+                optimizer.zero_grad()
+            param.accumulate_grad(problem.grad(param.data))
+            optimizer.step()
+        distances[name] = float(np.linalg.norm(param.data - problem.minimizer))
+    assert distances["without_zero"] > 10 * distances["with_zero"]
+    return {"answer": "", **distances}
 
 
 # -- AdaGrad, RMSprop, Adadelta -----------------------------------------------------------------

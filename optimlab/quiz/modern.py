@@ -11,6 +11,7 @@ from optimlab.optim.sophia import sophia_init, sophia_update
 from optimlab.parameter import Parameter
 from optimlab.problems import Quadratic, run_optimizer
 from optimlab.quiz.bank import letter, question
+from optimlab.training import accumulate_gradients, split_batch
 from optimlab.quiz.probes import first_below, first_move, polyak_momentum, run_steps
 
 
@@ -186,6 +187,40 @@ def layerwise_relative_step(norms, grad):
         ratios[name] = first / second
     pick = int(np.argmin([abs(np.log(ratio)) for ratio in ratios.values()]))
     return {"answer": letter(pick), **ratios}
+
+
+@question("large-batch", "short",
+          "To simulate a large batch you accumulate {k} micro-batches, back-propagating each micro-batch's mean loss "
+          "but forgetting to divide it by {k}. What goes wrong with SGD, and with Adam?",
+          "The accumulated gradient is the sum of {k} micro-batch means, {ratio:.4g} times the full-batch gradient "
+          "(optimlab's accumulate_gradients with reduction 'sum' against 'mean', least squares on {n} points). SGD's "
+          "step is therefore {sgd_ratio:.4g} times too large, an lr silently multiplied by k; Adam's step changes by "
+          "a relative {adam_change:.2g} only, since m̂/√v̂ is invariant to the gradient's scale (up to ε).",
+          params=dict(k=4, n=64),
+          keywords=(("larger", "bigger", "too large", "too big", "times", "×", "multipl", "scaled", "sum"),))
+def accumulation_without_mean(k, n):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(n, 3)), rng.normal(size=n)
+    moves = {}
+    for optimizer_cls in (SGD, Adam):
+        for reduction in ("mean", "sum"):
+            param = Parameter(np.zeros(3))
+            optimizer = optimizer_cls([param], lr=0.01)
+
+            def loss_and_grad(batch, loss_scale):
+                inputs, targets = batch
+                residual = inputs @ param.data - targets
+                param.accumulate_grad(loss_scale * inputs.T @ residual / len(targets))  # ∇ of the mean ½r²
+                return float(np.mean(residual**2) / 2)
+
+            accumulate_gradients(loss_and_grad, split_batch((x, y), k), reduction=reduction)
+            moves[optimizer_cls.__name__, reduction, "grad"] = np.linalg.norm(param.grad)
+            optimizer.step()
+            moves[optimizer_cls.__name__, reduction] = param.data.copy()
+    ratio = moves["SGD", "sum", "grad"] / moves["SGD", "mean", "grad"]
+    sgd_ratio = np.linalg.norm(moves["SGD", "sum"]) / np.linalg.norm(moves["SGD", "mean"])
+    adam_change = np.max(np.abs(moves["Adam", "sum"] / moves["Adam", "mean"] - 1))
+    return {"answer": "", "ratio": float(ratio), "sgd_ratio": float(sgd_ratio), "adam_change": float(adam_change)}
 
 
 # -- curvature: L-BFGS and Sophia ------------------------------------------------------------------

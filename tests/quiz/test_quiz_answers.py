@@ -210,3 +210,13 @@ def test_short_answer_evidence_shows_the_fp16_failure_and_its_fix():
     values = question.solve()
     assert np.float16(question.params["eps"]) == 0 and values["eps_fp16"] == 0
     assert not math.isfinite(values["theta_bad"]) and math.isfinite(values["theta_fixed"])
+
+
+def test_short_answer_evidence_for_accumulation_and_zero_grad():
+    question = BANK["accumulation-without-mean"]
+    values = question.solve()
+    k = question.params["k"]
+    assert math.isclose(values["ratio"], k, rel_tol=1e-12) and math.isclose(values["sgd_ratio"], k, rel_tol=1e-12)
+    assert values["adam_change"] < 1e-3  # Adam: scale-invariant up to ε
+    values = BANK["forgotten-zero-grad"].solve()
+    assert values["with_zero"] < 0.01 < 1 < values["without_zero"]  # converges vs keeps circling
