@@ -11,8 +11,8 @@ from optimlab.optim.sophia import sophia_init, sophia_update
 from optimlab.parameter import Parameter
 from optimlab.problems import Quadratic, run_optimizer
 from optimlab.quiz.bank import letter, question
-from optimlab.training import accumulate_gradients, split_batch
 from optimlab.quiz.probes import first_below, first_move, polyak_momentum, run_steps
+from optimlab.training import accumulate_gradients, split_batch
 
 
 def _matrix_with_singular_values(singular_values, seed=0) -> np.ndarray:

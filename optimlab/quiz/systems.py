@@ -31,7 +31,7 @@ def adamw_state_memory(billions):
 
 
 @question("memory", "numeric",
-          "The same {billions}-billion-parameter model with 8-bit Adam (blockwise quantised m and v, block size "
+          "A {billions}-billion-parameter model trained with 8-bit Adam (blockwise quantised m and v, block size "
           "{blocksize}). How many GB do the optimizer's states take?",
           "Each moment is one uint8 code per parameter plus one fp32 maximum per block: optimlab's Adam8bit holds "
           "{per_parameter:.5g} bytes per parameter, {answer:.4g} GB in all, {saving:.1%} less than fp32 Adam's "
