@@ -11,7 +11,7 @@ from pathlib import Path
 
 import matplotlib
 
-from optimlab.plots import adam, adaptive, averaging, curvature, large_batch, momentum, numerics, quadratics, schedules, stochastic, weight_decay
+from optimlab.plots import adam, adaptive, averaging, curvature, large_batch, lr_finding, momentum, numerics, quadratics, schedules, stochastic, weight_decay
 
 FIGURES = {
     "gd_trajectories": quadratics.gd_trajectories,
@@ -37,6 +37,9 @@ FIGURES = {
     "numerics_loss_scale": numerics.numerics_loss_scale,
     "averaging_noisy_quadratic": averaging.averaging_noisy_quadratic,
     "lamb_relative_updates": large_batch.lamb_relative_updates,
+    "lr_range_tests": lr_finding.lr_range_tests,
+    "lr_sweeps": lr_finding.lr_sweeps,
+    "race_rosenbrock": lr_finding.race_rosenbrock,
 }
 
 SVG_RC = {"svg.hashsalt": "optimlab", "svg.fonttype": "path", "svg.image_inline": True}
