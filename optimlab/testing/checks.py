@@ -1,6 +1,7 @@
-"""The generic checks over the table, as plain functions: ``tests/reliability`` runs each case as one
-test and ``optimlab.testing.report`` runs them all to count. A check returns ``None`` when the
-optimizer behaves and raises ``AssertionError`` saying what went wrong otherwise.
+"""The generic checks over the table, as plain functions: ``tests/reliability`` runs them (one test
+per hyperparameter, configuration or case) and ``optimlab.testing.report`` runs them all to count.
+A check returns ``None`` when the optimizer behaves and raises ``AssertionError`` saying what went
+wrong otherwise.
 
 * bad inputs: every invalid value of every hyperparameter, set in each place a value can be set
   (``WHERES``), plus structural mistakes in the parameter list;
@@ -54,7 +55,7 @@ def _wheres(info, key: str) -> tuple[str, ...]:
         return tuple(where for where in WHERES if where != "constructor")
     if info.wrapper:  # the wrapper's own settings are attributes, not param-group entries
         return ("constructor", "assignment", "load_state_dict")
-    if info.name == "LBFGS":  # one group only: no second group, no add_param_group
+    if info.single_group:  # no second group, no add_param_group
         return ("constructor", "group", "assignment", "load_state_dict")
     return WHERES
 
@@ -80,10 +81,6 @@ def _params(info, count: int = 1) -> list[Parameter]:
     return [Parameter(np.ones(info.shapes[0])) for _ in range(count)]
 
 
-def _groups_of(state_dict: dict) -> list:
-    return state_dict["param_groups"] if "param_groups" in state_dict else state_dict["optimizer"]["param_groups"]
-
-
 def _settings(optimizer) -> Any:
     """What a rejected assignment must leave unchanged: the group dicts, or a wrapper's settings."""
     if hasattr(optimizer, "optimizer"):
@@ -98,8 +95,8 @@ def _attempt(case: BadInput, info, target) -> None:
         info.build(_params(info), {**info.base, **bad})
     elif case.where == "group":
         first, second = _params(info, 2)
-        one = info.name == "LBFGS"
-        info.build([{"params": [first], **bad}] if one else [{"params": [first]}, {"params": [second], **bad}])
+        groups = [{"params": [first]}, {"params": [second], **bad}]
+        info.build([{"params": [first], **bad}] if info.single_group else groups)
     elif case.where == "add_param_group":
         target.add_param_group({"params": _params(info), **bad})
     elif case.where == "assignment" and info.wrapper:
@@ -108,7 +105,7 @@ def _attempt(case: BadInput, info, target) -> None:
         target.param_groups[0][case.key] = case.value
     else:
         saved = target.state_dict()
-        (saved if info.wrapper else _groups_of(saved)[0])[case.key] = case.value
+        (saved if info.wrapper else saved["param_groups"][0])[case.key] = case.value
         target.load_state_dict(saved)
 
 
@@ -148,8 +145,8 @@ def _structural_attempts(info) -> dict:
     p, q = _params(info, 2)
     if info.wrapper:
         return {"a parameter list instead of an optimizer": (lambda: info.cls([p]), TypeError, "Optimizer")}
-    one = info.name == "LBFGS"
-    regroup = ("parameter groups", ValueError) if one else ("more than one parameter group", ValueError)
+    # a second group (LBFGS has one only) or a parameter already in a group
+    regroup = (ValueError, "parameter groups" if info.single_group else "more than one parameter group")
     array = np.ones(info.shapes[0])
 
     def build(params):
@@ -167,10 +164,10 @@ def _structural_attempts(info) -> dict:
         "empty group": (build([{"params": []}]), ValueError, "no parameters"),
         "groups mixed with parameters": (build([{"params": [p]}, q]), TypeError, "mixes"),
         "duplicate within a group": (build([p, p]), ValueError, "more than once"),
-        "duplicate across groups": (build([{"params": [p]}, {"params": [p]}]), regroup[1], regroup[0]),
-        "add_param_group: duplicate": (lambda: info.build([p]).add_param_group({"params": [p]}), *regroup[::-1]),
+        "duplicate across groups": (build([{"params": [p]}, {"params": [p]}]), *regroup),
+        "add_param_group: duplicate": (lambda: info.build([p]).add_param_group({"params": [p]}), *regroup),
         "add_param_group: not a dict": (lambda: info.build([p]).add_param_group([q]),
-                                         *((ValueError, "parameter groups") if one else (TypeError, "dict"))),
+                                         *(regroup if info.single_group else (TypeError, "dict"))),
     }
 
 

@@ -9,7 +9,7 @@ entry. An entry holds
   the ones resumed, not a copy);
 * its invalid inputs, one list of ``(bad value, exception)`` per hyperparameter (``optimlab.testing.invalid``);
 * its capabilities: ``maximize``, ``weight_decay``, ``kernel`` (read from the class), and
-  ``closure_required``, ``matrix_only``, ``wrapper``;
+  ``closure_required``, ``single_group``, ``matrix_only``, ``wrapper``;
 * ``nonfinite``: what one step does to the parameters when a gradient holds NaN, +inf or −inf and
   nothing skips the step (``"nonfinite"``: some parameter entry becomes NaN/inf; ``"finite"``: the
   parameters stay finite, as for Lion's sign, Rprop's sign and Sophia's clipped ratio under ±inf;
@@ -96,6 +96,7 @@ class OptimizerInfo:
     base: dict = field(default_factory=dict)  # a plain configuration for the generic edge-case runs
     shapes: tuple = SHAPES
     closure_required: bool = False
+    single_group: bool = False
     matrix_only: bool = False
     wrapper: bool = False
     nonfinite: dict = field(default_factory=lambda: dict(POISONED))
@@ -171,7 +172,7 @@ TABLE = [
                   {"lr": N, "max_iter": bad.POSITIVE_COUNT, "max_eval": [(0, ValueError), (2.5, TypeError)],
                    "tolerance_grad": N, "tolerance_change": N, "history_size": bad.POSITIVE_COUNT,
                    "line_search_fn": bad.choice("armijo", "wolfe")},
-                  "torch.optim.LBFGS", closure_required=True,
+                  "torch.optim.LBFGS", closure_required=True, single_group=True,
                   quirks={"frozen": "a None gradient is read as zeros and the quasi-Newton direction mixes coordinates: "
                                     "freeze a parameter by leaving it out"}),
     OptimizerInfo("Lion", _oracle_configs("Lion"), {"lr": N, "betas": BETAS, "weight_decay": N}, "lion-pytorch",

@@ -124,7 +124,7 @@ def test_maximize_is_minimizing_the_negative(info):
     assert differences(ascent.state_dict()["state"], descent.state_dict()["state"]) == []
 
 
-@pytest.mark.parametrize("info", [info for info in TABLE if info.name != "LBFGS"], **IDS)
+@pytest.mark.parametrize("info", [info for info in TABLE if not info.single_group], **IDS)
 def test_two_groups_are_two_optimizers(info):
     """Group 0 with the defaults, group 1 with half the learning rate, against one optimizer each."""
     problem, params, probe = setup(info)
