@@ -129,3 +129,14 @@ VARIANTS = [
 ]
 
 VARIANT_NAMES = tuple(variant.name for variant in VARIANTS)
+
+
+def variants_markdown(optimizers=None) -> str:
+    """The registry (or the entries of the named ``optimizers``) as a Markdown table, for the book."""
+    lines = ["| convention | optimizer and arguments | what it computes | used by |", "|---|---|---|---|"]
+    for variant in VARIANTS:
+        if optimizers is None or variant.optimizer in optimizers:
+            arguments = ", ".join(f"{key}={value!r}" for key, value in variant.selector.items())
+            lines.append(f"| `{variant.name}` | `{variant.optimizer}({arguments})` | {variant.description} | "
+                         f"{variant.library} |")
+    return "\n".join(lines)

@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib
 
 from optimlab.plots import adam, adaptive, averaging, curvature, large_batch, lr_finding, momentum, numerics, quadratics, schedules, stochastic, weight_decay
+from optimlab.plots import sign_matrix  # chapters 9 and 10
 
 FIGURES = {
     "gd_trajectories": quadratics.gd_trajectories,
@@ -40,6 +41,8 @@ FIGURES = {
     "lr_range_tests": lr_finding.lr_range_tests,
     "lr_sweeps": lr_finding.lr_sweeps,
     "race_rosenbrock": lr_finding.race_rosenbrock,
+    "newton_schulz_map": sign_matrix.newton_schulz_map,
+    "sign_matrix_spectra": sign_matrix.sign_matrix_spectra,
 }
 
 SVG_RC = {"svg.hashsalt": "optimlab", "svg.fonttype": "path", "svg.image_inline": True}
