@@ -76,10 +76,11 @@ theta0 = rng.standard_normal((6, 5))
 grads = [rng.standard_normal((6, 5)) * 10.0 ** rng.uniform(-2, 2) for _ in range(30)]
 
 
-def library_run(cls, **hyper):
+def library_run(cls, gradients=grads, **hyper):
+    """θ after the library's `cls` took one step per gradient, from θ_0."""
     param = Parameter(theta0.copy())
     optimizer = cls([param], **hyper)
-    for g in grads:
+    for g in gradients:
         param.grad = g
         optimizer.step()
     return param.data
@@ -146,18 +147,9 @@ show(large_batch.lamb_relative_updates())
 grads_small = [g * 1e-3 for g in grads]
 
 
-def final(cls, gradients, **hyper):
-    param = Parameter(theta0.copy())
-    optimizer = cls([param], **hyper)
-    for g in gradients:
-        param.grad = g
-        optimizer.step()
-    return param.data
-
-
-lars_invariance = np.max(np.abs(final(LARS, grads, lr=1.0, momentum=0.0, trust_coefficient=0.02)
-                                - final(LARS, grads_small, lr=1.0, momentum=0.0, trust_coefficient=0.02)))
-lamb_invariance = np.max(np.abs(final(LAMB, grads, lr=0.01, eps=0.0) - final(LAMB, grads_small, lr=0.01, eps=0.0)))
+lars_invariance = np.max(np.abs(library_run(LARS, lr=1.0, momentum=0.0, trust_coefficient=0.02)
+                                - library_run(LARS, grads_small, lr=1.0, momentum=0.0, trust_coefficient=0.02)))
+lamb_invariance = np.max(np.abs(library_run(LAMB, lr=0.01, eps=0.0) - library_run(LAMB, grads_small, lr=0.01, eps=0.0)))
 print(f"gradients x 1e-3: LARS changes by {lars_invariance:.1e}, LAMB (eps = 0) by {lamb_invariance:.1e}")
 assert lars_invariance <= 1e-13 and lamb_invariance <= 1e-13
 
@@ -181,42 +173,36 @@ assert optimizer.state[bias]["trust_ratio"] == 1.0 and np.count_nonzero(bias.dat
 # **1.** LAMB with $\eta = 0.01$ on a tensor of norm 5: the step has length $0.01 \cdot 5 = 0.05$.
 
 # %%
-param = Parameter(rng.standard_normal(20))
-param.data *= 5 / np.linalg.norm(param.data)
-optimizer = LAMB([param], lr=0.01)
-param.grad = rng.standard_normal(20)
-before = param.data.copy()
-optimizer.step()
-step = np.linalg.norm(param.data - before)
-print("exercise 1: step length", step)
-assert abs(step - 0.05) < 1e-12
+def one_step(cls, norm, **hyper):
+    """One step of `cls` on a random tensor of the given norm: (the step θ_0 − θ_1, the gradient)."""
+    param = Parameter(rng.standard_normal(20))
+    param.data *= norm / np.linalg.norm(param.data)
+    optimizer = cls([param], **hyper)
+    param.grad = rng.standard_normal(20)
+    before = param.data.copy()
+    optimizer.step()
+    return before - param.data, param.grad
+
+
+step, _ = one_step(LAMB, 5.0, lr=0.01)
+print("exercise 1: step length", np.linalg.norm(step))
+assert abs(np.linalg.norm(step) - 0.05) < 1e-12
 
 # %% [markdown]
 # **2.** torch-optimizer's LAMB clamps $\|\theta\|$ at 10: for a tensor of norm 50 the step is
 # $\eta \cdot 10$, not $\eta \cdot 50$.
 
 # %%
-param = Parameter(rng.standard_normal(20))
-param.data *= 50 / np.linalg.norm(param.data)
-optimizer = LAMB([param], lr=0.01, bias_correction="none", clamp_value=10.0)
-param.grad = rng.standard_normal(20)
-before = param.data.copy()
-optimizer.step()
-step = np.linalg.norm(param.data - before)
-print("exercise 2: step length", step)
-assert abs(step - 0.1) < 1e-12
+step, _ = one_step(LAMB, 50.0, lr=0.01, bias_correction="none", clamp_value=10.0)
+print("exercise 2: step length", np.linalg.norm(step))
+assert abs(np.linalg.norm(step) - 0.1) < 1e-12
 
 # %% [markdown]
 # **3.** LARS with $k = 0.001$, $\eta = 1$, no momentum, no decay, $\epsilon = 0$: the step is
 # $0.001\,\|\theta\|$ in the direction of $-g$.
 
 # %%
-param = Parameter(rng.standard_normal(20))
-optimizer = LARS([param], lr=1.0, momentum=0.0)
-param.grad = rng.standard_normal(20)
-before = param.data.copy()
-optimizer.step()
-step = before - param.data
-print("exercise 3: step / |theta| =", np.linalg.norm(step) / np.linalg.norm(before))
-assert abs(np.linalg.norm(step) / np.linalg.norm(before) - 0.001) < 1e-15
-assert np.allclose(step / np.linalg.norm(step), param.grad / np.linalg.norm(param.grad), rtol=1e-12)
+step, grad = one_step(LARS, 3.0, lr=1.0, momentum=0.0)
+print("exercise 3: step / |theta| =", np.linalg.norm(step) / 3.0)
+assert abs(np.linalg.norm(step) / 3.0 - 0.001) < 1e-15
+assert np.allclose(step / np.linalg.norm(step), grad / np.linalg.norm(grad), rtol=1e-12)
