@@ -21,7 +21,7 @@
 import numpy as np
 
 from optimlab import Parameter
-from optimlab.optim import LAMB, LARS, Adam
+from optimlab.optim import LAMB, LARS
 from optimlab.plots import glue, large_batch, show
 from optimlab.problems import DigitsMLP
 from optimlab.verify.oracle_cases import oracle_cases
