@@ -68,7 +68,9 @@ def _run_torch(optimizer, param, grad, steps):
 
 def fp16_zero_gradients(steps: int = 3) -> Probe:
     """Adam, float16 storage, default ε = 1e-8 (0 in float16), zero gradients: √v + ε = 0 and m/(√v + ε)
-    = 0/0 unless the update is computed in float32, as the fused kernel does (``C = float``)."""
+    = 0/0 unless the update is computed in float32, as the fused kernel does (``C = float``). The NumPy
+    reference keeps torch's float16 arithmetic on purpose (the book's claim 26 shows the failure with
+    it), so its outcome is reported beside the kernel's."""
     import torch
 
     grad = np.zeros(4, dtype=np.float16)
@@ -80,7 +82,8 @@ def fp16_zero_gradients(steps: int = 3) -> Probe:
     tensor = torch.ones(4, dtype=torch.float16, requires_grad=True)
     theirs = _first_nonfinite(_run_torch(torch.optim.Adam([tensor], lr=1e-3), tensor, grad, steps))
     return Probe("fp16 zero gradients", "Adam on float16 storage, default eps, zero gradients: no NaN?",
-                 f"fused kernel: {_steps_text(ours, steps)} (NumPy reference path: {_steps_text(reference_first, steps)})",
+                 f"fused kernel (float32 arithmetic): {_steps_text(ours, steps)}; NumPy reference (torch's "
+                 f"float16 arithmetic, by design, claim 26): {_steps_text(reference_first, steps)}",
                  ours is None, _steps_text(theirs, steps), theirs is None)
 
 
