@@ -76,11 +76,13 @@ def adagrad_versus_rmsprop_step_size() -> dict:
 
 @claim(11, "RMSprop is unstable in its first steps because its average starts at zero", kind="N", topic="adaptive",
        criterion="the first step |Δθ|/η is 1/√(1 − α) = 10 in every coordinate (within 1%: ε = 10⁻⁸ only "
-                 "lowers it where |g| is tiny; Adam's bias-corrected first step is ≤ η), against a steady-state median < 1.5; unstable means the loss from a start near "
+                 "lowers it where |g| is tiny; Adam's bias-corrected first step is ≤ η), against a steady-state "
+                 "median < 1.5; unstable means the loss from a start near "
                  "the minimum rises > 10× in the first steps where Adam's does not",
        scale="64 N(0, 1) gradient coordinates, 4000 steps; 20-dimensional quadratic (κ = 100) from θ* + 0.01·N(0, I) "
              "and from 0, η = 0.01, α = 0.99, 300 steps, float64",
-       judge=lambda e: verdict_if(0.99 <= e["first_step_min"] and e["first_step_max"] <= 1 and e["steady_step_over_lr"] < 1.5
+       judge=lambda e: verdict_if(0.99 <= e["first_step_min"] and e["first_step_max"] <= 1
+                                  and e["steady_step_over_lr"] < 1.5
                                   and e["adam_first_step_over_lr"] <= 1,
                                   verdict_if(e["near_start_rmsprop_peak"] > 10 > e["near_start_adam_peak"],
                                              Verdict(CAVEAT, "the first step is too large by 1/√(1 − αᵗ) (10× at "

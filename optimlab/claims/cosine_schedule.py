@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from optimlab.claims.registry import CAVEAT, HOLDS, NOT_HERE, Verdict, claim, verdict_if
+from optimlab.claims.registry import HOLDS, NOT_HERE, Verdict, claim, verdict_if
 from optimlab.optim import SGD
 from optimlab.parameter import Parameter
 from optimlab.schedules import CosineAnnealingLR, cosine

@@ -104,15 +104,18 @@ def fp16_unscaled_gradient(loss_scale: float) -> tuple[np.ndarray, float]:
        criterion="on a grid of 10⁻¹⁰…10⁻⁴ the values that cast to fp16 zero are exactly those ≤ 2⁻²⁵ (half of "
                  "2⁻²⁴ ≈ 5.96·10⁻⁸: round to nearest, the tie to even = 0), to the grid's spacing (0.07%). A real "
                  "fp16 backward with output gradients ~10⁻⁸: at S = 1 over half of them are 0 and the weight gradient "
-                 "is > 10% off; at S = 2¹⁶ under 1% (the residuals that are truly tiny) and, unscaled by GradScaler, it is within 1% of float64's",
-       scale="dense fp16 grid of 20001 values; least squares, 4096 × 16 inputs, one Linear layer in float16",
-       judge=lambda e: verdict_if(e["grid_largest_to_zero"] <= 2.0**-25 < e["grid_smallest_nonzero"]
-                                  and e["grid_smallest_nonzero"] < 1.001 * 2.0**-25 and e["tie_to_zero"] and e["output_grad_zero_fraction"] > 0.5
+                 "is > 10% off; at S = 2¹⁶ under 1% (the residuals that are truly tiny) and, unscaled by "
+                 "GradScaler, it is within 1% of float64's",
+       scale="20001 log-spaced values in [10⁻¹⁰, 10⁻⁴]; least squares, 4096 × 16 inputs, one Linear layer in float16",
+       judge=lambda e: verdict_if(e["grid_largest_to_zero"] <= SMALLEST_SUBNORMAL / 2 < e["grid_smallest_nonzero"]
+                                  and e["grid_smallest_nonzero"] < 1.001 * SMALLEST_SUBNORMAL / 2 and e["tie_to_zero"]
+                                  and e["output_grad_zero_fraction"] > 0.5
                                   and e["unscaled_rel_error"] > 0.1 and e["output_grad_zero_fraction_scaled"] < 0.01
                                   and e["scaled_rel_error"] < 0.01,
                                   Verdict(CAVEAT, "values below 2⁻²⁵ ≈ 3.0e-8 flush to zero, those in [3.0e-8, "
                                                   "6.0e-8) round up to 6.0e-8; below 6.1e-5 (subnormal) precision "
-                                                  f"already drops (relative error up to {e['subnormal_max_rel_error']:.0%} "
+                                                  "already drops (relative error up to "
+                                                  f"{e['subnormal_max_rel_error']:.0%} "
                                                   "just above 10⁻⁷); loss scale 2¹⁶ restored the gradient to "
                                                   f"{e['scaled_rel_error']:.1e}"),
                                   Verdict(NOT_HERE, "the underflow threshold or the rescue differs")))
@@ -121,9 +124,10 @@ def fp16_underflow_and_loss_scaling() -> dict:
     as_half = grid.astype(np.float16).astype(np.float64)
     near = grid[(grid > 1e-7) & (grid < SMALLEST_NORMAL)]
     reference = _least_squares_model(np.float64, 1.0)[0].weight.grad
-    (no_scaling, zeros_no_scaling), (scaled, zeros_scaled) = fp16_unscaled_gradient(1.0), fp16_unscaled_gradient(2.0**16)
+    no_scaling, zeros_no_scaling = fp16_unscaled_gradient(1.0)
+    scaled, zeros_scaled = fp16_unscaled_gradient(2.0**16)
     return {
-        "tie_to_zero": bool(np.float16(2.0**-25) == 0),
+        "tie_to_zero": bool(np.float16(SMALLEST_SUBNORMAL / 2) == 0),
         "grid_largest_to_zero": float(grid[as_half == 0].max()),
         "grid_smallest_nonzero": float(grid[as_half > 0].min()),
         "subnormal_max_rel_error": float(np.max(np.abs(near.astype(np.float16) / near - 1))),
@@ -180,8 +184,8 @@ def fp16_adam_epsilon() -> dict:
         finite = {who: step[who][np.isfinite(step[who])] for who in ("ours", "torch")}
         evidence[f"max_step_over_lr_{name}"] = float(np.max(np.abs(finite["ours"]))) / 1e-3
         evidence[f"max_step_over_lr_{name}_torch"] = float(np.max(np.abs(finite["torch"]))) / 1e-3
-    evidence["max_step_over_lr_fp32"] = float(np.max(np.abs(fp16_adam_first_step(1e-8, grads, dtype=np.float32)["ours"]))
-                                              / 1e-3)
+    fp32_step = fp16_adam_first_step(1e-8, grads, dtype=np.float32)["ours"]
+    evidence["max_step_over_lr_fp32"] = float(np.max(np.abs(fp32_step))) / 1e-3
     return evidence
 
 

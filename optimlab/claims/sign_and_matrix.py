@@ -72,11 +72,12 @@ def newton_schulz_scalar_map(x: np.ndarray, steps: int = 5) -> np.ndarray:
 @claim(33, "Newton–Schulz with Muon's coefficients maps a matrix's singular values near 1 in 5 steps (an "
            "approximate orthogonalisation, not an exact one)", kind="N", topic="sign and matrix",
        criterion="float64: the singular values after 5 steps equal p⁵(σ/‖G‖_F) to 10⁻¹⁰; for σ/‖G‖_F ≥ 10⁻² p⁵ lies "
-                 "in [0.6, 1.2] and not at 1 (polar factor UVᵀ missed by > 1%) (tall random matrices, bfloat16 as Muon runs it: all singular values in "
-                 "[0.6, 1.2]); 'near 1' fails for the small singular values of a square random matrix",
+                 "in [0.6, 1.2] and not at 1 (polar factor UVᵀ missed by > 1%) (tall random matrices, bfloat16 as "
+                 "Muon runs it: all singular values in [0.6, 1.2]); 'near 1' fails for the small singular values of a square random matrix",
        scale="Gaussian 256×64, 512×128 and 256×256 matrices; the scalar map on 2001 points of [10⁻⁶, 1]",
        judge=lambda e: verdict_if(e["scalar_vs_matrix_max_error"] <= 1e-10 and 0.6 <= e["map_min_above_1e-2"]
-                                  and e["map_max_above_1e-2"] <= 1.2 and 0.6 <= e["tall_sv_min"] and e["tall_sv_max"] <= 1.2
+                                  and e["map_max_above_1e-2"] <= 1.2
+                                  and 0.6 <= e["tall_sv_min"] and e["tall_sv_max"] <= 1.2
                                   and e["polar_rel_error"] > 0.01,
                                   verdict_if(e["square_sv_min"] < 0.6,
                                              Verdict(CAVEAT, f"singular values ≥ 1% of ‖G‖_F land in "
