@@ -173,7 +173,10 @@ def run(device_name: str = "cpu", layout: str = "one", n: int = 1 << 24, repeats
     device = _Device(device_name)
     shapes = gpt2_small_shapes() if layout == "gpt2" else one_tensor_shapes(n)
     elements = sum(int(np.prod(s)) for s in shapes)
-    adamw_bytes, eight_bit_bytes = 28 * elements, adamw8bit_bytes(shapes)
+    from optimlab.optim.adam import ADAM_KERNEL
+
+    adamw_bytes = ADAM_KERNEL.bytes_per_element({"DECOUPLED": True}, itemsize=4) * elements
+    eight_bit_bytes = adamw8bit_bytes(shapes)
     copy = copy_bandwidth(device, elements, repeats)
     candidates = {
         "torch single-tensor": (lambda: _adamw_torch(device, shapes, "single"), adamw_bytes),

@@ -21,3 +21,18 @@ def test_cpu_benchmark_runs_and_reports_every_implementation(tmp_path):
     assert "- optimlab flat, NumPy reference / torch foreach: " in text
     assert "- optimlab flat, fused kernel / torch fused: " in text
     assert "logical cores" in text and "load average" in text
+
+
+def test_byte_counts_follow_the_kernels_arrays():
+    """AdamW fp32 reads θ, g, m, v and writes θ, m, v: 7 × 4 = 28 B (the issue's count); SGD with
+    momentum reads θ, g, b and writes θ, b: 20 B; plain SGD 12 B; 8-bit AdamW: θ (r/w), g, two
+    uint8 codes (r/w) = 16 B plus two float32 maxima (r/w) per block, 28 B below min_8bit_size."""
+    from optimlab.optim.adam import ADAM_KERNEL
+    from optimlab.optim.sgd import SGD_KERNEL
+
+    assert ADAM_KERNEL.bytes_per_element({"DECOUPLED": True}) == 28
+    assert ADAM_KERNEL.bytes_per_element({"DECOUPLED": True}, itemsize=8) == 56
+    assert SGD_KERNEL.bytes_per_element({"MOMENTUM": True}) == 20
+    assert SGD_KERNEL.bytes_per_element() == 12
+    assert bench.adamw8bit_bytes([(512, 10)]) == 16 * 5120 + 16 * 20
+    assert bench.adamw8bit_bytes([(100,)]) == 28 * 100

@@ -167,6 +167,12 @@ class ElementwiseKernel:
         else:
             self._run_cpu(flag_values, arrays, scalars, len(inputs))
 
+    def bytes_per_element(self, flags: dict | None = None, itemsize: int = 4) -> int:
+        """Memory traffic of one element in the variant ``flags``: each input read once, each output
+        read and written once, ``itemsize`` bytes each (AdamW in fp32: (1 + 2·3)·4 = 28)."""
+        inputs, outputs = self.arrays(tuple(bool((flags or {}).get(f, False)) for f in self.flags))
+        return (len(inputs) + 2 * len(outputs)) * itemsize
+
     def kernel_name(self, flag_values: tuple[bool, ...]) -> str:
         on = [f.lower() for f, v in zip(self.flags, flag_values) if v]
         return "_".join(["optimlab", self.name, *on])
