@@ -203,7 +203,8 @@ TABLE = [
     OptimizerInfo("Shampoo", _oracle_configs("Shampoo"),
                   {"lr": N, "momentum": U, "weight_decay": N, "epsilon": bad.NONPOSITIVE,
                    "update_freq": bad.POSITIVE_COUNT, "convention": bad.choice("martens", None)},
-                  "torch-optimizer", nonfinite=dict.fromkeys(NONFINITE_KINDS, "raises LinAlgError")),
+                  "torch-optimizer", shapes=((5, 4), (4,), (2, 3, 4)),  # an order-3 tensor: one root per mode
+                  nonfinite=dict.fromkeys(NONFINITE_KINDS, "raises LinAlgError")),
     OptimizerInfo("Adam8bit", _oracle_configs("Adam8bit", **SMALL_8BIT),
                   {"lr": N, "betas": BETAS, "eps": N, "weight_decay": N, "decoupled_weight_decay": B,
                    "min_8bit_size": bad.COUNT, "blocksize": bad.choice(100, "256")},
