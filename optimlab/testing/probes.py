@@ -222,7 +222,8 @@ def state_aliasing() -> Probe:
     theirs.append(bool((theirs_other.state[other_tensor]["exp_avg"] == 9.0).any()))
 
     def text(aliased):
-        return f"state_dict() {'aliases' if aliased[0] else 'copies'}, load_state_dict {'aliases' if aliased[1] else 'copies'}"
+        exported, loaded = ("aliases" if flag else "copies" for flag in aliased)
+        return f"state_dict() {exported}, load_state_dict {loaded}"
 
     return Probe("state aliasing", "state_dict()/load_state_dict copy rather than alias?", text(ours), not any(ours),
                  text(theirs), not any(theirs))

@@ -13,7 +13,8 @@ entry. An entry holds
 * ``nonfinite``: what one step does to the parameters when a gradient holds NaN, +inf or −inf and
   nothing skips the step (``"nonfinite"``: some parameter entry becomes NaN/inf; ``"finite"``: the
   parameters stay finite, as for Lion's sign, Rprop's sign and Sophia's clipped ratio under ±inf;
-  ``"raises <error>"``: Shampoo's eigendecomposition of a non-finite statistic), measured and asserted by ``tests/reliability/test_nonfinite.py``; with
+  ``"raises <error>"``: Shampoo's eigendecomposition of a non-finite statistic), measured and
+  asserted by ``tests/reliability/test_reliability_nonfinite.py``; with
   ``optimlab.training.step_if_finite`` (the skip option) nothing changes, for every entry;
 * ``quirks``: edge cases (``tests/reliability/test_reliability_edge_cases.py``) where the optimizer,
   like its torch twin, does not do the generic thing, with the reason; the test asserts the quirk;
@@ -173,8 +174,8 @@ TABLE = [
                    "tolerance_grad": N, "tolerance_change": N, "history_size": bad.POSITIVE_COUNT,
                    "line_search_fn": bad.choice("armijo", "wolfe")},
                   "torch.optim.LBFGS", closure_required=True, single_group=True,
-                  quirks={"frozen": "a None gradient is read as zeros and the quasi-Newton direction mixes coordinates: "
-                                    "freeze a parameter by leaving it out"}),
+                  quirks={"frozen": "a None gradient is read as zeros and the quasi-Newton direction mixes "
+                                    "coordinates: freeze a parameter by leaving it out"}),
     OptimizerInfo("Lion", _oracle_configs("Lion"), {"lr": N, "betas": BETAS, "weight_decay": N}, "lion-pytorch",
                   nonfinite=SIGN_BOUNDED),
     OptimizerInfo("LAMB", _oracle_configs("LAMB"),
