@@ -8,7 +8,7 @@ import pytest
 
 from optimlab.claims.batch_size import epoch_steps, layer_step_ratios
 from optimlab.claims.lr_schedules import largest_rise
-from optimlab.claims.speed import reddi_online, uncorrected_step_factor
+from optimlab.claims.speed import uncorrected_step_factor
 from optimlab.claims.tuning import Sweep, log_grid, lr_schedule, run
 from optimlab.optim import Adam, LAMB
 from optimlab.parameter import Parameter
@@ -58,18 +58,6 @@ def test_no_bias_correction_schedule_turns_adam_into_uncorrected_adam_up_to_eps(
     assert np.allclose(path, expected, rtol=1e-6, atol=0)
     assert not np.allclose(path, expected, rtol=1e-12, atol=0)  # the ε shift is there
     assert uncorrected_step_factor(1) == pytest.approx(0.1 / math.sqrt(0.001), rel=1e-15)
-
-
-def test_reddi_online_regret_matches_a_hand_count():
-    # α tiny: x stays at its start, so R_T = Σ g_t x + |Σ g_t| with Σ g_t = 3·100 − 200 = 100 over 300 steps
-    result = reddi_online(False, (1e-12,), (-1.0, 0.0, 1.0), steps=300)
-    assert np.allclose(result["regret"], [[0.0, 100 / 300, 200 / 300]], atol=1e-9)
-    assert np.allclose(result["final"], [[-1.0, 0.0, 1.0]], atol=1e-9)
-
-
-def test_reddi_online_projects_onto_the_interval():
-    result = reddi_online(False, (100.0,), (0.0,), steps=30)  # huge steps: only the projection keeps x in F
-    assert -1.0 <= result["final"].min() and result["final"].max() <= 1.0
 
 
 def test_largest_rise_of_a_monotone_curve_is_zero_and_of_a_spike_is_its_height():
