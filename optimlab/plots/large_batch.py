@@ -12,6 +12,7 @@ import functools
 import numpy as np
 
 from optimlab.optim import LAMB, SGD, Adam
+from optimlab.claims.tuning import single_blas_thread
 from optimlab.plots._common import new_figure, styled
 from optimlab.problems import DigitsMLP
 
@@ -28,12 +29,13 @@ def relative_updates(optimizer_cls, steps=100, seed=0, batch_size=512, **hyper):
     params = list(task.parameters())
     optimizer = optimizer_cls(params, **hyper)
     ratios = np.zeros((steps, len(params)))
-    for t in range(steps):
-        optimizer.zero_grad()
-        task.loss_and_grad()
-        before = [p.data.astype(np.float64) for p in params]
-        optimizer.step()
-        ratios[t] = [np.linalg.norm(p.data - b) / np.linalg.norm(b) for p, b in zip(params, before)]
+    with single_blas_thread():  # the same bits whatever the machine's core count
+        for t in range(steps):
+            optimizer.zero_grad()
+            task.loss_and_grad()
+            before = [p.data.astype(np.float64) for p in params]
+            optimizer.step()
+            ratios[t] = [np.linalg.norm(p.data - b) / np.linalg.norm(b) for p, b in zip(params, before)]
     return ratios
 
 

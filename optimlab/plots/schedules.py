@@ -10,6 +10,7 @@ import numpy as np
 
 import optimlab.schedules as S
 from optimlab.optim import Adam
+from optimlab.claims.tuning import single_blas_thread
 from optimlab.plots._common import new_figure, styled
 from optimlab.problems import DigitsMLP
 
@@ -72,17 +73,18 @@ def warmup_runs(lr=0.1, warmup_steps=50, steps=200, seeds=range(5)):
     Returns ``{"no warmup": [...], "warmup": [...]}`` (one entry per seed) and the training-loss curves.
     """
     finals, curves = {"no warmup": [], "warmup": []}, {"no warmup": [], "warmup": []}
-    for seed in seeds:
-        for name, schedule in (("no warmup", lr), ("warmup", S.warmup_constant(lr, warmup_steps))):
-            task = DigitsMLP(seed=seed, hidden=64)
-            optimizer = Adam(task.parameters(), lr=schedule)
-            losses = []
-            for _ in range(steps):
-                optimizer.zero_grad()
-                losses.append(task.loss_and_grad())
-                optimizer.step()
-            finals[name].append(task.evaluate()["loss"])
-            curves[name].append(losses)
+    with single_blas_thread():  # the same bits whatever the machine's core count
+        for seed in seeds:
+            for name, schedule in (("no warmup", lr), ("warmup", S.warmup_constant(lr, warmup_steps))):
+                task = DigitsMLP(seed=seed, hidden=64)
+                optimizer = Adam(task.parameters(), lr=schedule)
+                losses = []
+                for _ in range(steps):
+                    optimizer.zero_grad()
+                    losses.append(task.loss_and_grad())
+                    optimizer.step()
+                finals[name].append(task.evaluate()["loss"])
+                curves[name].append(losses)
     return finals, {name: np.array(c) for name, c in curves.items()}
 
 
