@@ -38,22 +38,17 @@ POISONED = dict.fromkeys(NONFINITE_KINDS, "nonfinite")
 SIGN_BOUNDED = {"nan": "nonfinite", "inf": "finite", "-inf": "finite"}
 
 
-def _torch_configs(name: str) -> Callable[[], list[dict]]:
-    def configs():
-        from optimlab.verify.torch_cases import torch_cases
-
-        return [case.config for case in torch_cases([name])]
-
-    return configs
-
-
-def _oracle_configs(name: str, **extra) -> Callable[[], list[dict]]:
-    """The oracle cases' configurations, each with ``extra`` added."""
+def _configs(name: str, **extra) -> Callable[[], list[dict]]:
+    """The configurations ``optimlab.verify`` checks ``name`` with (its torch cases, then its oracle
+    cases), each with ``extra`` added; duplicates once."""
 
     def configs():
         from optimlab.verify.oracle_cases import oracle_cases
+        from optimlab.verify.torch_cases import TORCH_TWINS, torch_cases
 
-        return [{**case.config, **extra} for case in oracle_cases([name])]
+        cases = (torch_cases([name]) if name in TORCH_TWINS else []) + oracle_cases([name])
+        unique = {repr(sorted(case.config.items())): {**case.config, **extra} for case in cases}
+        return list(unique.values())
 
     return configs
 
@@ -138,79 +133,79 @@ ADAM_FAMILY = {**ADAM, "amsgrad": B, "decoupled_weight_decay": B, "eps_root": N,
                "amsgrad_max": bad.choice("corrected_max", None)}
 
 TABLE = [
-    OptimizerInfo("SGD", _torch_configs("SGD"), {"lr": N, "momentum": U, "dampening": U, "weight_decay": N,
+    OptimizerInfo("SGD", _configs("SGD"), {"lr": N, "momentum": U, "dampening": U, "weight_decay": N,
                                                  "nesterov": B, "maximize": B}, "torch.optim.SGD"),
-    OptimizerInfo("Adam", _torch_configs("Adam"), ADAM_FAMILY, "torch.optim.Adam"),
-    OptimizerInfo("AdamW", _torch_configs("AdamW"), ADAM_FAMILY, "torch.optim.AdamW"),
-    OptimizerInfo("Adagrad", _torch_configs("Adagrad"), {"lr": N, "lr_decay": N, "weight_decay": N,
+    OptimizerInfo("Adam", _configs("Adam"), ADAM_FAMILY, "torch.optim.Adam"),
+    OptimizerInfo("AdamW", _configs("AdamW"), ADAM_FAMILY, "torch.optim.AdamW"),
+    OptimizerInfo("Adagrad", _configs("Adagrad"), {"lr": N, "lr_decay": N, "weight_decay": N,
                                                          "initial_accumulator_value": N, "eps": N, "maximize": B},
                   "torch.optim.Adagrad"),
-    OptimizerInfo("RMSprop", _torch_configs("RMSprop"), {"lr": N, "alpha": U, "eps": N, "weight_decay": N,
+    OptimizerInfo("RMSprop", _configs("RMSprop"), {"lr": N, "alpha": U, "eps": N, "weight_decay": N,
                                                          "momentum": U, "centered": B, "maximize": B},
                   "torch.optim.RMSprop"),
-    OptimizerInfo("Adadelta", _torch_configs("Adadelta"), {"lr": N, "rho": U, "eps": N, "weight_decay": N,
+    OptimizerInfo("Adadelta", _configs("Adadelta"), {"lr": N, "rho": U, "eps": N, "weight_decay": N,
                                                            "maximize": B}, "torch.optim.Adadelta"),
-    OptimizerInfo("Adamax", _torch_configs("Adamax"), ADAM, "torch.optim.Adamax"),
-    OptimizerInfo("NAdam", _torch_configs("NAdam"), {**ADAM, "momentum_decay": N, "decoupled_weight_decay": B,
+    OptimizerInfo("Adamax", _configs("Adamax"), ADAM, "torch.optim.Adamax"),
+    OptimizerInfo("NAdam", _configs("NAdam"), {**ADAM, "momentum_decay": N, "decoupled_weight_decay": B,
                                                      "form": bad.choice("dozat_nadam", None)},
                   "torch.optim.NAdam"),
-    OptimizerInfo("RAdam", _torch_configs("RAdam"), {**ADAM, "decoupled_weight_decay": B}, "torch.optim.RAdam"),
-    OptimizerInfo("ASGD", _torch_configs("ASGD"), {"lr": N, "lambd": N, "alpha": N, "t0": N, "weight_decay": N,
+    OptimizerInfo("RAdam", _configs("RAdam"), {**ADAM, "decoupled_weight_decay": B}, "torch.optim.RAdam"),
+    OptimizerInfo("ASGD", _configs("ASGD"), {"lr": N, "lambd": N, "alpha": N, "t0": N, "weight_decay": N,
                                                    "maximize": B}, "torch.optim.ASGD",
                   quirks={"zero gradients": "λ (lambd) shrinks θ by (1 − λη) every step, gradient or not"}),
-    OptimizerInfo("Rprop", _torch_configs("Rprop"), {"lr": N, "etas": bad.ETAS, "step_sizes": bad.STEP_SIZES,
+    OptimizerInfo("Rprop", _configs("Rprop"), {"lr": N, "etas": bad.ETAS, "step_sizes": bad.STEP_SIZES,
                                                      "maximize": B}, "torch.optim.Rprop", nonfinite=SIGN_BOUNDED,
                   quirks={"lr = 0": "lr is the initial step size; step sizes are clamped to at least step_sizes[0]"}),
-    OptimizerInfo("Adafactor", _torch_configs("Adafactor"),
+    OptimizerInfo("Adafactor", _configs("Adafactor"),
                   {"lr": N, "beta2_decay": bad.NON_POSITIVE_REAL, "eps": bad.ADAFACTOR_EPS,
                    "d": bad.AT_LEAST_ONE, "weight_decay": N, "maximize": B}, "torch.optim.Adafactor"),
-    OptimizerInfo("Muon", _torch_configs("Muon"),
+    OptimizerInfo("Muon", _configs("Muon"),
                   {"lr": N, "weight_decay": N, "momentum": U, "nesterov": B, "ns_coefficients": bad.COEFFICIENTS,
                    "eps": N, "ns_steps": bad.NS_STEPS, "adjust_lr_fn": bad.choice("adam", 1.0),
                    "ns_dtype": bad.choice("float16", "bf16")},
                   "torch.optim.Muon", shapes=((5, 4), (3, 6)), matrix_only=True),
-    OptimizerInfo("LBFGS", _oracle_configs("LBFGS"),
+    OptimizerInfo("LBFGS", _configs("LBFGS"),
                   {"lr": N, "max_iter": bad.POSITIVE_COUNT, "max_eval": [(0, ValueError), (2.5, TypeError)],
                    "tolerance_grad": N, "tolerance_change": N, "history_size": bad.POSITIVE_COUNT,
                    "line_search_fn": bad.choice("armijo", "wolfe")},
                   "torch.optim.LBFGS", closure_required=True, single_group=True,
                   quirks={"frozen": "a None gradient is read as zeros and the quasi-Newton direction mixes "
                                     "coordinates: freeze a parameter by leaving it out"}),
-    OptimizerInfo("Lion", _oracle_configs("Lion"), {"lr": N, "betas": BETAS, "weight_decay": N}, "lion-pytorch",
+    OptimizerInfo("Lion", _configs("Lion"), {"lr": N, "betas": BETAS, "weight_decay": N}, "lion-pytorch",
                   nonfinite=SIGN_BOUNDED),
-    OptimizerInfo("LAMB", _oracle_configs("LAMB"),
+    OptimizerInfo("LAMB", _configs("LAMB"),
                   {"lr": N, "betas": BETAS, "eps": N, "eps_root": N, "weight_decay": N,
                    "bias_correction": bad.choice("debias", True), "clamp_value": bad.OPTIONAL_NUMERIC},
                   "torch-optimizer, optax"),
-    OptimizerInfo("LARS", _oracle_configs("LARS"),
+    OptimizerInfo("LARS", _configs("LARS"),
                   {"lr": N, "momentum": U, "weight_decay": N, "trust_coefficient": N, "eps": N, "nesterov": B,
                    "trust_ratio": B}, "optax"),
-    OptimizerInfo("Lookahead", _oracle_configs("Lookahead"),
+    OptimizerInfo("Lookahead", _configs("Lookahead"),
                   {"k": bad.POSITIVE_COUNT, "alpha": U, "slow_start": bad.choice("paper", None)},
                   "torch-optimizer, optax", make=_lookahead, wrapper=True),
-    OptimizerInfo("SGDScheduleFree", _oracle_configs("SGDScheduleFree"),
+    OptimizerInfo("SGDScheduleFree", _configs("SGDScheduleFree"),
                   {"lr": N, "momentum": bad.OPEN_UNIT, "weight_decay": N, "warmup_steps": bad.COUNT, "r": N,
                    "weight_lr_power": N}, "schedulefree", base={"lr": 0.1}),
-    OptimizerInfo("AdamWScheduleFree", _oracle_configs("AdamWScheduleFree"),
+    OptimizerInfo("AdamWScheduleFree", _configs("AdamWScheduleFree"),
                   {"lr": N, "betas": BETAS, "eps": N, "weight_decay": N, "warmup_steps": bad.COUNT, "r": N,
                    "weight_lr_power": N, "decay_at_z": B}, "schedulefree"),
-    OptimizerInfo("SophiaG", _oracle_configs("SophiaG"),
+    OptimizerInfo("SophiaG", _configs("SophiaG"),
                   {"lr": N, "betas": BETAS, "rho": N, "weight_decay": N, "maximize": B}, "sophia-opt", make=_sophia,
                   nonfinite=SIGN_BOUNDED),
-    OptimizerInfo("AdamMini", _oracle_configs("AdamMini"),
+    OptimizerInfo("AdamMini", _configs("AdamMini"),
                   {"lr": N, "betas": BETAS, "eps": N, "weight_decay": N, "dim": bad.POSITIVE_COUNT,
                    "n_heads": bad.POSITIVE_COUNT, "n_kv_heads": [(0, ValueError), (2.5, TypeError)]},
                   "adam-mini", make=_adam_mini),
-    OptimizerInfo("Shampoo", _oracle_configs("Shampoo"),
+    OptimizerInfo("Shampoo", _configs("Shampoo"),
                   {"lr": N, "momentum": U, "weight_decay": N, "epsilon": bad.NONPOSITIVE,
                    "update_freq": bad.POSITIVE_COUNT, "convention": bad.choice("martens", None)},
                   "torch-optimizer", shapes=((5, 4), (4,), (2, 3, 4)),  # an order-3 tensor: one root per mode
                   nonfinite=dict.fromkeys(NONFINITE_KINDS, "raises LinAlgError")),
-    OptimizerInfo("Adam8bit", _oracle_configs("Adam8bit", **SMALL_8BIT),
+    OptimizerInfo("Adam8bit", _configs("Adam8bit", **SMALL_8BIT),
                   {"lr": N, "betas": BETAS, "eps": N, "weight_decay": N, "decoupled_weight_decay": B,
                    "min_8bit_size": bad.COUNT, "blocksize": bad.choice(100, "256")},
                   "bitsandbytes", base=SMALL_8BIT),
-    OptimizerInfo("AdamW8bit", _oracle_configs("AdamW8bit", **SMALL_8BIT),
+    OptimizerInfo("AdamW8bit", _configs("AdamW8bit", **SMALL_8BIT),
                   {"lr": N, "betas": BETAS, "eps": N, "weight_decay": N, "decoupled_weight_decay": B,
                    "min_8bit_size": bad.COUNT, "blocksize": bad.choice(100, "256")},
                   "bitsandbytes", base=SMALL_8BIT),
