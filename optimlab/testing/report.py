@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from optimlab.testing import checks
 from optimlab.testing.probes import Probe, run_probes
-from optimlab.testing.table import TABLE
+from optimlab.testing.table import OPTIMIZERS, TABLE
 
 BEGIN, END = "<!-- reliability report: begin -->", "<!-- reliability report: end -->"
 
@@ -45,7 +45,7 @@ def compute() -> Counts:
     resumed = [sum(_passed(checks.check_resume, name, config, at) for at in points)
                for name, config in checks.resume_cases()]
     nonfinite = checks.nonfinite_cases()
-    documented = sum(checks.nonfinite_outcome(name, kind) == checks.OPTIMIZERS[name].nonfinite[kind]
+    documented = sum(checks.nonfinite_outcome(name, kind) == OPTIMIZERS[name].nonfinite[kind]
                      for name, kind in nonfinite)
     return Counts(len(bad), sum(_passed(check, case) for check, case in bad),
                   len(resumed) * len(points), sum(resumed),
