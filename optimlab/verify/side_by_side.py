@@ -15,8 +15,8 @@ from optimlab.parameter import Parameter
 from optimlab.verify.parity import SHAPES, ParityResult, TrajectoryProblem, _torch_default_dtype, relative_error
 
 # optimizers whose checks need their own runner (batch size, Hessian cadence, parameter names; a closure
-# for LBFGS; an 8-bit state for the 8-bit Adams), so the generic kernel and resume tests leave them to
-# their own test modules
+# for LBFGS; an 8-bit state for the 8-bit Adams), so the generic kernel tests leave them to their own
+# test modules (resume runs over every optimizer in tests/reliability, through optimlab.testing's table)
 SIDE_BY_SIDE = frozenset({"SophiaG", "AdamMini", "Shampoo", "LBFGS", "Adam8bit", "AdamW8bit"})
 
 
