@@ -16,10 +16,9 @@ IDS = {"ids": lambda info: info.name}
 
 def _quiet_config(info, **changes) -> dict:
     """``info.base`` without weight decay (a wrapper: its inner optimizer's), with ``changes``."""
-    config = dict(info.base)
     if info.wrapper:
-        config = {"inner": "Adam", "inner_kwargs": {"lr": 0.01, **changes}}
-        return config
+        return {"inner": "Adam", "inner_kwargs": {"lr": 0.01, **changes}}
+    config = dict(info.base)
     if info.weight_decay:
         config["weight_decay"] = 0.0
     return {**config, **changes}
