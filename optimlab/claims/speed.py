@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from optimlab.claims.registry import CAVEAT, HOLDS, NOT_HERE, Verdict, claim, verdict_if
-from optimlab.claims.tuning import LR_GRIDS, log_grid, lr_sweep, mean_final, paired_gap, seed_runs
+from optimlab.claims.tuning import LR_GRIDS, log_grid, lr_sweep, mean_final, paired_gap, seed_runs, single_blas_thread
 from optimlab.optim import SGD
 from optimlab.plots.momentum import stability_bound
 from optimlab.problems import Quadratic, run_optimizer
@@ -99,8 +99,9 @@ def quadratic_steps_to(problem, nesterov: bool, lr: float, *, tol: float = 1e-10
 def nesterov_versus_heavy_ball() -> dict:
     problem = Quadratic.ill_conditioned(20, 100.0, seed=0)
     lrs = QUADRATIC_FRACTIONS * float(stability_bound(0.9)) / problem.eigenvalues[-1]
-    steps = {name: min(quadratic_steps_to(problem, name == "nesterov", lr) for lr in lrs)
-             for name in ("nesterov", "heavy_ball")}
+    with single_blas_thread():
+        steps = {name: min(quadratic_steps_to(problem, name == "nesterov", lr) for lr in lrs)
+                 for name in ("nesterov", "heavy_ball")}
     evidence = {"quadratic_nesterov_steps": steps["nesterov"], "quadratic_heavy_ball_steps": steps["heavy_ball"]}
     faster = [steps["nesterov"] < steps["heavy_ball"]]
     for task in ("digits", "cancer"):
@@ -165,10 +166,9 @@ CHARLM_EVAL_EVERY = 25
        judge=lambda e: verdict_if(e["speedup"] >= 1.8, Verdict(HOLDS),
                                   verdict_if(e["speedup"] > 1,
                                              Verdict(CAVEAT, "faster, but ×{:.3g}, not ×2".format(e["speedup"])),
-                                             Verdict(NOT_HERE, "SophiaG is not faster: final held-out loss {:.4g} vs "
-                                                               "AdamW's {:.4g} (speed-up {:.3g})".format(
-                                                                   e["sophia_final"], e["adamw_final"],
-                                                                   e["speedup"])))))
+                                             Verdict(NOT_HERE, "SophiaG never reaches AdamW's final held-out loss in "
+                                                               "the 200 steps: {:.4g} vs {:.4g} nats (each lr tuned)"
+                                                               .format(e["sophia_final"], e["adamw_final"])))))
 def sophia_versus_adamw() -> dict:
     kwargs = {"eval_every": CHARLM_EVAL_EVERY}
     adamw, sophia = lr_sweep("charlm", "adam", CHARLM_ADAM_GRID, **kwargs), lr_sweep("charlm", "sophia", SOPHIA_GRID, **kwargs)

@@ -110,13 +110,13 @@ def lr_schedule(name: str, lr: float, steps: int, warmup: int = 0):
 
 class _SophiaTrainer(Trainer):
     """``Trainer`` plus SophiaG's Gauss–Newton–Bartlett refresh: every ``hessian_interval`` steps, the
-    gradient of the loss on labels sampled from the model (``gnb_sample_labels``) feeds
-    ``update_hessian``; each step passes ``bs`` = the tokens (or examples) of a batch, as the
-    authors' training script does."""
+    gradient of the loss on labels sampled from the model (``gnb_sample_labels``, on a fresh batch)
+    feeds ``update_hessian``; each step passes ``bs`` = the tokens (or examples) of a batch, as the
+    authors' training script does (``optimizer.step`` is wrapped, since ``Trainer`` calls it bare)."""
 
-    def __init__(self, task, optimizer, **kwargs):
+    def __init__(self, task, optimizer, *, seed: int, **kwargs):
         super().__init__(task, optimizer, **kwargs)
-        self.label_rng = np.random.default_rng(0)
+        self.label_rng = np.random.default_rng([seed, 3])  # a stream apart from seeded_rng's three
         optimizer.step = functools.partial(optimizer.step, bs=task.batch_size * getattr(task, "block_size", 1))
 
     def train_step(self) -> float:
@@ -173,7 +173,8 @@ def _run(task, optimizer, lr, seed, schedule, warmup, batch_size, steps, eval_ev
         model_task = TASKS[task][0](seed, batch_size)
         optimizer_instance = OPTIMIZERS[optimizer](list(model_task.parameters()),
                                                    lr_schedule(schedule, lr, steps, warmup), **dict(hyper))
-        trainer = (_SophiaTrainer if optimizer == "sophia" else Trainer)(model_task, optimizer_instance)
+        trainer = (_SophiaTrainer(model_task, optimizer_instance, seed=seed) if optimizer == "sophia"
+                   else Trainer(model_task, optimizer_instance))
         record = {"steps": [], "test_loss": [], "test_accuracy": [], "train_loss": []}
         while trainer.step < steps:
             history = trainer.fit(min(eval_every, steps - trainer.step))
