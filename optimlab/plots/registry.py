@@ -13,6 +13,7 @@ import matplotlib
 
 from optimlab.plots import adam, adaptive, averaging, curvature, large_batch, lr_finding, momentum, numerics, quadratics, schedules, stochastic, weight_decay
 from optimlab.plots import sign_matrix  # chapters 9 and 10
+from optimlab.plots import memory, sign_matrix  # chapters 9 and 10
 
 FIGURES = {
     "gd_trajectories": quadratics.gd_trajectories,
@@ -43,6 +44,8 @@ FIGURES = {
     "race_rosenbrock": lr_finding.race_rosenbrock,
     "newton_schulz_map": sign_matrix.newton_schulz_map,
     "sign_matrix_spectra": sign_matrix.sign_matrix_spectra,
+    "memory_bytes_per_parameter": memory.memory_bytes_per_parameter,
+    "memory_training_curves": memory.memory_training_curves,
 }
 
 SVG_RC = {"svg.hashsalt": "optimlab", "svg.fonttype": "path", "svg.image_inline": True}
