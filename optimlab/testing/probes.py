@@ -236,3 +236,31 @@ PROBES = (fp16_zero_gradients, centered_rmsprop, step_counter, bf16_stagnation, 
 def run_probes() -> list[Probe]:
     """Every probe (the fp16 one needs g++ for the fused kernel's CPU form)."""
     return [probe() for probe in PROBES if probe is not fp16_zero_gradients or cpu_compiler_available()]
+
+
+def torch_constructor_rejections(cases) -> tuple[int, int]:
+    """``(tried, rejected)``: the table's invalid constructor values (``BadInput`` cases) given to the
+    constructors of the torch twins, where torch's signature takes that argument; any exception counts
+    as a rejection."""
+    import inspect
+    import warnings
+
+    import torch
+
+    from optimlab.verify.torch_cases import TORCH_TWINS
+
+    tried = rejected = 0
+    for case in cases:
+        if case.where != "constructor" or case.name not in TORCH_TWINS:
+            continue
+        cls = getattr(torch.optim, TORCH_TWINS[case.name])
+        if case.key not in inspect.signature(cls.__init__).parameters:
+            continue
+        tried += 1
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cls([torch.ones(5, 4, requires_grad=True)], **{case.key: case.value})
+        except Exception:  # noqa: BLE001 -- any refusal counts
+            rejected += 1
+    return tried, rejected

@@ -9,8 +9,9 @@ import sys
 from dataclasses import dataclass
 
 from optimlab.testing import checks
-from optimlab.testing.probes import Probe, run_probes
+from optimlab.testing.probes import Probe, run_probes, torch_constructor_rejections
 from optimlab.testing.table import OPTIMIZERS, TABLE
+from optimlab.verify.torch_cases import TORCH_TWINS
 
 BEGIN, END = "<!-- reliability report: begin -->", "<!-- reliability report: end -->"
 
@@ -27,6 +28,7 @@ class Counts:
     nonfinite_survived: int
     outcomes_as_documented: int
     probes: list[Probe]
+    torch_bad: tuple[int, int]  # (tried, rejected): the invalid constructor values given to torch's twins
 
 
 def _passed(check, *args) -> bool:
@@ -39,7 +41,8 @@ def _passed(check, *args) -> bool:
 
 def compute() -> Counts:
     """Run every check (a few tens of seconds on one core)."""
-    bad = [(checks.check_bad_input, case) for case in checks.bad_input_cases()]
+    bad_cases = checks.bad_input_cases()
+    bad = [(checks.check_bad_input, case) for case in bad_cases]
     bad += [(checks.check_structural, case) for case in checks.structural_cases()]
     points = checks.resume_points()
     resumed = [sum(_passed(checks.check_resume, name, config, at) for at in points)
@@ -50,7 +53,7 @@ def compute() -> Counts:
     return Counts(len(bad), sum(_passed(check, case) for check, case in bad),
                   len(resumed) * len(points), sum(resumed),
                   len(nonfinite), sum(_passed(checks.check_skip, name, kind) for name, kind in nonfinite),
-                  documented, run_probes())
+                  documented, run_probes(), torch_constructor_rejections(bad_cases))
 
 
 def render(counts: Counts) -> str:
@@ -74,6 +77,9 @@ def render(counts: Counts) -> str:
         f"| unguarded non-finite outcomes as documented in the table "
         f"| {counts.nonfinite_tried} | {counts.outcomes_as_documented} |",
         f"| numerics and contract probes | {len(counts.probes)} | {passed} |",
+        "",
+        f"torch 2.13 given the same invalid values in the constructors of the {len(TORCH_TWINS)} twins (where its "
+        f"signature takes the argument) rejects {counts.torch_bad[1]} of {counts.torch_bad[0]}.",
         "",
         f"The same probes on torch 2.13 (CPU): it fails {torch_failed} of {len(counts.probes)}.",
         "",

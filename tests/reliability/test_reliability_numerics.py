@@ -33,3 +33,15 @@ def test_bfloat16_emulation_keeps_what_bfloat16_can_hold():
     halfway = np.array([0x3F808000], dtype=np.uint32).view(np.float32)  # 1 + 2**-8, between 1 and 1 + 2**-7
     assert round_to_bfloat16(np.array([one, next_up], dtype=np.float32)).tolist() == [1.0, float(next_up)]
     assert round_to_bfloat16(halfway).tolist() == [1.0]
+
+
+def test_torch_constructor_rejections_counts_what_torch_does():
+    """torch 2.13's SGD refuses lr = −1 and takes lr = NaN; an argument torch lacks is not tried."""
+    from optimlab.testing.checks import BadInput
+
+    cases = [BadInput("SGD", "lr", -1.0, ValueError, "constructor"),
+             BadInput("SGD", "lr", float("nan"), ValueError, "constructor"),
+             BadInput("SGD", "lr", -1.0, ValueError, "assignment"),  # not a constructor value
+             BadInput("Lion", "lr", -1.0, ValueError, "constructor"),  # no torch twin
+             BadInput("Muon", "ns_dtype", "float16", ValueError, "constructor")]  # not in torch's signature
+    assert probes.torch_constructor_rejections(cases) == (2, 1)

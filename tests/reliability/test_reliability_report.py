@@ -25,6 +25,7 @@ def test_report_counts_failures(monkeypatch):
     monkeypatch.setattr(checks, "check_skip", fail)
     monkeypatch.setattr(checks, "resume_cases", lambda: [("SGD", {})])
     monkeypatch.setattr(report, "run_probes", lambda: [Probe("p", "q?", "ours", True, "theirs", False)])
+    monkeypatch.setattr(report, "torch_constructor_rejections", lambda cases: (len(cases), 0))
     counts = report.compute()
     assert counts.nonfinite_survived == 0 and counts.nonfinite_tried == 75
     assert counts.resume_tried == 4 and counts.resume_passed == 4
@@ -32,7 +33,7 @@ def test_report_counts_failures(monkeypatch):
 
 
 def test_command_line(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "compute", lambda: report.Counts(1, 1, 4, 4, 3, 3, 3, []))
+    monkeypatch.setattr(report, "compute", lambda: report.Counts(1, 1, 4, 4, 3, 3, 3, [], (2, 1)))
     assert report.main(["bogus"]) == 2
     assert report.main(["report"]) == 0 and "| 1 | 1 |" in capsys.readouterr().out
     stale = tmp_path / "README.md"
