@@ -11,8 +11,7 @@ from pathlib import Path
 
 import matplotlib
 
-from optimlab.plots import adam, adaptive, averaging, curvature, large_batch, lr_finding, momentum, numerics, quadratics, schedules, stochastic, weight_decay
-from optimlab.plots import sign_matrix  # chapters 9 and 10
+from optimlab.plots import adam, adaptive, averaging, curvature, gpu, large_batch, lr_finding, momentum, numerics, quadratics, schedules, stochastic, weight_decay
 from optimlab.plots import memory, sign_matrix  # chapters 9 and 10
 
 FIGURES = {
@@ -38,6 +37,7 @@ FIGURES = {
     "numerics_fp16_gradients": numerics.numerics_fp16_gradients,
     "numerics_loss_scale": numerics.numerics_loss_scale,
     "averaging_noisy_quadratic": averaging.averaging_noisy_quadratic,
+    "gpu_roofline": gpu.gpu_roofline,
     "lamb_relative_updates": large_batch.lamb_relative_updates,
     "lr_range_tests": lr_finding.lr_range_tests,
     "lr_sweeps": lr_finding.lr_sweeps,
