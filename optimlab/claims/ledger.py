@@ -1,11 +1,13 @@
-"""The ledger table: one markdown row per registered claim, computed from its evidence and verdict.
+"""The ledger table: one row per registered claim, computed from its evidence and verdict.
 
 Columns: number, claim, kind, verdict (with its note), the key numbers of the evidence, the scale it
-was tried at, and where the book treats it (``where(claim)``: a markdown link or plain text).
+was tried at, and where the book treats it. Rendered as markdown (a notebook's output) or as HTML
+(pasted into a chapter by myst-nb's ``{glue}`` directive, which carries HTML across documents).
 """
 
 from __future__ import annotations
 
+import html
 import numbers
 from typing import Callable
 
@@ -34,18 +36,40 @@ def key_numbers(evidence: dict, limit: int = 3) -> str:
     return "; ".join(items[:limit])
 
 
-def _cell(text: str) -> str:
-    """Markdown table cell: pipes escaped, line breaks flattened."""
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
-def ledger_markdown(claims: dict[int, Claim], where: Callable[[Claim], str] = lambda c: "") -> str:
-    """The ledger as a markdown table (claims in number order; each evidence computed once, cached)."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+def _rows(claims: dict[int, Claim]):
+    """Per claim in number order: (claim, status, note, the other plain-text cells in column order)."""
     for number in sorted(claims):
         claim = claims[number]
         verdict = claim.verdict()
-        status = f"**{verdict.status}**" + (f": {verdict.note}" if verdict.note else "")
-        cells = (number, claim.statement, claim.kind, status, key_numbers(claim.evidence()), claim.scale, where(claim))
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        yield claim, verdict.status, verdict.note, (str(number), claim.statement, claim.kind,
+                                                    key_numbers(claim.evidence()), claim.scale)
+
+
+def ledger_markdown(claims: dict[int, Claim], where: Callable[[Claim], str] = lambda c: "") -> str:
+    """The ledger as a markdown table; ``where(claim)`` fills the last column (text or a link)."""
+    def cell(text) -> str:
+        return " ".join(str(text).split()).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for claim, status, note, (number, statement, kind, numbers_, scale) in _rows(claims):
+        verdict = f"**{status}**" + (f": {note}" if note else "")
+        cells = (number, statement, kind, verdict, numbers_, scale, where(claim))
+        lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
     return "\n".join(lines)
+
+
+def ledger_html(claims: dict[int, Claim], link: Callable[[Claim], tuple[str, str] | None] = lambda c: None) -> str:
+    """The ledger as an HTML table; ``link(claim)`` gives ``(text, href)`` for the last column, or ``None``."""
+    def cell(text) -> str:
+        return f"<td>{html.escape(str(text))}</td>"
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    rows = []
+    for claim, status, note, (number, statement, kind, numbers_, scale) in _rows(claims):
+        verdict = f"<td><strong>{html.escape(status)}</strong>" + (f": {html.escape(note)}" if note else "") + "</td>"
+        target = link(claim)
+        where = f'<td><a href="{html.escape(target[1])}">{html.escape(target[0])}</a></td>' if target else "<td></td>"
+        rows.append("<tr>" + "".join(map(cell, (number, statement, kind))) + verdict
+                    + "".join(map(cell, (numbers_, scale))) + where + "</tr>")
+    return (f'<table class="table claims-ledger"><thead><tr>{head}</tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table>")

@@ -14,15 +14,17 @@ def glue(name: str, value):
     the scrapbook record that myst-nb reads (what ``myst_nb.glue(name, value, display=False)``
     writes), produced with IPython alone so the notebooks also run where myst-nb is not installed.
     NumPy scalars are converted to Python numbers, whose repr the book can parse. An
-    ``IPython.display.Markdown`` value is recorded as markdown too, for ``:::{glue:md} ... :::``.
+    ``IPython.display.HTML`` value is recorded as HTML too, which a chapter pastes as a block with
+    ``:::{glue} name`` and ``:doc: /notebooks/NN_topic.py`` (myst-nb's ``glue:md`` reads only its own
+    document).
     """
-    from IPython.display import Markdown, display
+    from IPython.display import HTML, display
 
     if isinstance(value, numbers.Number) and hasattr(value, "item"):
         value = value.item()
     record = {GLUE_PREFIX + "text/plain": repr(value)}
-    if isinstance(value, Markdown):
-        record[GLUE_PREFIX + "text/markdown"] = value.data
+    if isinstance(value, HTML):
+        record[GLUE_PREFIX + "text/html"] = value.data
     display(record, raw=True, metadata={"scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX}})
     return value
 
