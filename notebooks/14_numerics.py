@@ -146,7 +146,7 @@ for t in range(300):
 torch_param = torch_scale_history()[2]
 scaler_param_error = glue("scaler_param_error", float(np.max(np.abs(param.data - torch_param)) / np.max(np.abs(torch_param))))
 print("max |optimlab - torch| / max |torch| parameters after 300 steps:", scaler_param_error)
-# float32 both; torch's fused add rounds once where θ − lr·g rounds twice: ≤ 2^-24 relative per step
+# float32 both; the same operations rounded in another order: at most about 2^-24 relative per step
 assert scaler_param_error <= 300 * 2.0**-24
 show(numerics.numerics_loss_scale())
 
