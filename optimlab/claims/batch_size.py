@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from optimlab.claims.registry import CAVEAT, HOLDS, NOT_HERE, Verdict, claim, verdict_if
-from optimlab.claims.tuning import LR_GRIDS, log_grid, lr_sweep, paired_gap, single_blas_thread
+from optimlab.claims.tuning import LR_GRIDS, leading, log_grid, lr_sweep, paired_gap, single_blas_thread
 from optimlab.optim import LAMB, LARS
 from optimlab.problems import DigitsMLP
 
@@ -68,7 +68,7 @@ def linear_scaling_rule() -> dict:
     evidence["breaks_down_at"] = next((b for b in BATCH_SIZES if sweeps[b].best < base * b / BATCH_SIZES[0] / 2), None)
     evidence["lr_growth"] = sweeps[BATCH_SIZES[-1]].best / base
     evidence["at_edge"] = any(sweep.at_edge for sweep in sweeps.values())
-    return evidence
+    return leading(evidence, "lr_32", "lr_1024", "lr_growth")
 
 
 def layer_step_ratios(optimizer_cls, steps: int, **hyper) -> np.ndarray:
@@ -127,4 +127,4 @@ def trust_ratio_large_batch() -> dict:
         evidence[f"{trust}_gap"], evidence[f"{trust}_gap_std"] = paired_gap(
             "digits", (trust, sweeps[trust].best, run_options), (base, sweeps[base].best, run_options))
     evidence["at_edge"] = any(edges)
-    return evidence
+    return leading(evidence, "lamb_ratio_error", "lars_ratio_error", "lars_gap")

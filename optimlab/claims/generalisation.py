@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from optimlab.claims.learning_rates import ADAMW_LRS, DECOUPLED_DECAYS
 from optimlab.claims.registry import CAVEAT, HOLDS, NOT_HERE, Verdict, claim, verdict_if
-from optimlab.claims.tuning import FRESH_SEEDS, LR_GRIDS, log_grid, lr_decay_sweep, lr_sweep, mean_final, paired_gap
+from optimlab.claims.tuning import (FRESH_SEEDS, LR_GRIDS, leading, log_grid, lr_decay_sweep, lr_sweep, mean_final,
+                                   paired_gap)
 
 L2_DECAYS = (0.0,) + log_grid(1e-5, 6)
 
 
-def fresh_comparison(a: tuple, b: tuple) -> dict:
+def fresh_comparison(a: tuple, b: tuple, labels: tuple[str, str]) -> dict:
     """Fresh-seed held-out loss and accuracy of two tuned settings ``(optimizer, lr, run keyword
-    arguments)``: the means (``a_loss``, ``b_accuracy``, ...) and the paired (a − b) differences."""
+    arguments)``: the means (``<label>_loss``, ``<label>_accuracy``) and the paired differences a − b
+    (``gap_loss``, ``gap_accuracy``, with their standard deviations over the seeds)."""
     evidence = {}
     for short in ("loss", "accuracy"):
         metric = f"final_test_{short}"
-        for label, (name, lr, kwargs) in (("a", a), ("b", b)):
+        for label, (name, lr, kwargs) in zip(labels, (a, b)):
             evidence[f"{label}_{short}"] = mean_final("digits", name, lr, FRESH_SEEDS, metric, **kwargs)
         evidence[f"gap_{short}"], evidence[f"gap_{short}_std"] = paired_gap("digits", a, b, metric=metric,
                                                                             seeds=FRESH_SEEDS)
@@ -42,20 +44,20 @@ def _better(e: dict) -> bool:
            _better(e) and not e["at_edge"], Verdict(HOLDS),
            Verdict(NOT_HERE, "at this scale the two tie: fresh-seed held-out loss AdamW {:.4f} vs Adam + L2 {:.4f} "
                              "(paired gap {:+.4f} ± {:.4f}), accuracy {:.4f} vs {:.4f}".format(
-                                 e["a_loss"], e["b_loss"], e["gap_loss"], e["gap_loss_std"], e["a_accuracy"],
-                                 e["b_accuracy"]))))
+                                 e["adamw_loss"], e["l2_loss"], e["gap_loss"], e["gap_loss_std"], e["adamw_accuracy"],
+                                 e["l2_accuracy"]))))
 def adamw_versus_l2() -> dict:
     adamw = lr_decay_sweep("digits", "adamw", ADAMW_LRS, DECOUPLED_DECAYS)
     l2 = lr_decay_sweep("digits", "adam", ADAMW_LRS, L2_DECAYS)
     (adamw_lr, adamw_decay), (l2_lr, l2_decay) = adamw.best, l2.best
     evidence = fresh_comparison(("adamw", adamw_lr, {"weight_decay": adamw_decay}),
-                                ("adam", l2_lr, {"weight_decay": l2_decay}))
+                                ("adam", l2_lr, {"weight_decay": l2_decay}), ("adamw", "l2"))
     evidence.update({"adamw_lr": adamw_lr, "adamw_decay": adamw_decay, "l2_lr": l2_lr, "l2_decay": l2_decay,
                      "adamw_tuning_loss": adamw.best_score, "l2_tuning_loss": l2.best_score,
                      "at_edge": any(v in (grid[0], grid[-1]) for v, grid in ((adamw_lr, ADAMW_LRS), (l2_lr, ADAMW_LRS),
                                                                             (adamw_decay, DECOUPLED_DECAYS[1:]),
                                                                             (l2_decay, L2_DECAYS[1:])))})
-    return evidence
+    return leading(evidence, "adamw_loss", "l2_loss", "gap_loss")
 
 
 @claim(29, "SGD with momentum generalises better than Adam on vision tasks (given tuning)", kind="X",
@@ -69,13 +71,13 @@ def adamw_versus_l2() -> dict:
            _better(e) and not e["at_edge"], Verdict(HOLDS),
            verdict_if(e["gap_accuracy"] > e["gap_accuracy_std"],
                       Verdict(CAVEAT, "higher accuracy ({:.4f} vs {:.4f}) but not a lower held-out loss ({:.4f} vs "
-                                      "{:.4f})".format(e["a_accuracy"], e["b_accuracy"], e["a_loss"], e["b_loss"])),
+                                      "{:.4f})".format(e["sgd_accuracy"], e["adam_accuracy"], e["sgd_loss"], e["adam_loss"])),
                       Verdict(NOT_HERE, "on 8×8 digits Adam generalises at least as well: held-out loss SGD {:.4f} vs "
                                         "Adam {:.4f}, accuracy {:.4f} vs {:.4f} (fresh seeds; the folklore comes from "
                                         "CNNs on CIFAR/ImageNet with long schedules)".format(
-                                            e["a_loss"], e["b_loss"], e["a_accuracy"], e["b_accuracy"])))))
+                                            e["sgd_loss"], e["adam_loss"], e["sgd_accuracy"], e["adam_accuracy"])))))
 def sgd_versus_adam_generalisation() -> dict:
     sgd, adam = lr_sweep("digits", "heavy_ball", LR_GRIDS["heavy_ball"]), lr_sweep("digits", "adam", LR_GRIDS["adam"])
-    evidence = fresh_comparison(("heavy_ball", sgd.best, {}), ("adam", adam.best, {}))
+    evidence = fresh_comparison(("heavy_ball", sgd.best, {}), ("adam", adam.best, {}), ("sgd", "adam"))
     evidence.update({"sgd_lr": sgd.best, "adam_lr": adam.best, "at_edge": sgd.at_edge or adam.at_edge})
-    return evidence
+    return leading(evidence, "sgd_loss", "adam_loss", "gap_loss")

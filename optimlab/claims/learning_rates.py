@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from optimlab.claims.registry import CAVEAT, HOLDS, NOT_HERE, Verdict, claim, verdict_if
-from optimlab.claims.tuning import LR_GRIDS, log_grid, lr_decay_sweep, lr_sweep
+from optimlab.claims.tuning import LR_GRIDS, leading, log_grid, lr_decay_sweep, lr_sweep
 
 TASKS = ("digits", "cancer")
 SCALE = ("digits MLP (64–128–10, 300 steps of batch 64) and breast-cancer logistic regression (200 steps of "
@@ -51,7 +51,7 @@ def sgd_versus_adam_lr() -> dict:
         evidence[f"{task}_sgd_over_adam"] = _ratio(sweeps["sgd"].best, sweeps["adam"].best)
         evidence[f"{task}_heavy_ball_over_adam"] = _ratio(sweeps["heavy_ball"].best, sweeps["adam"].best)
     evidence["at_edge"] = any(edges)
-    return evidence
+    return leading(evidence, "digits_sgd_over_adam", "cancer_sgd_over_adam", "digits_heavy_ball_over_adam")
 
 
 # Joint (lr, weight decay) grids: 5 learning rates around each optimizer's tuned lr, the same 7 decays
@@ -101,7 +101,7 @@ def lion_versus_adamw() -> dict:
     evidence["adamw_decay_scores"] = _decay_profile(adamw, adamw_lr)
     evidence["lion_decay_scores"] = _decay_profile(lion, lion_lr)
     evidence["at_edge"] = any(edges)
-    return evidence
+    return leading(evidence, "digits_adamw_over_lion_lr", "cancer_adamw_over_lion_lr", "lion_over_adamw_decay")
 
 
 def _decay_profile(sweep, lr) -> list[float]:
@@ -151,4 +151,4 @@ def lookahead_sensitivity() -> dict:
         evidence.update({f"{name}_lr": sweep.best, f"{name}_low": float(low), f"{name}_high": float(high),
                          f"{name}_width": math.log10(high / low), f"{name}_at_edge": sweep.at_edge,
                          f"{name}_scores": [round(score, 4) for score in sweep.scores]})
-    return evidence
+    return leading(evidence, "adam_width", "lookahead_width", "lookahead_lr")

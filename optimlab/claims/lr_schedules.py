@@ -11,7 +11,7 @@ import numpy as np
 
 from optimlab.claims.registry import CAVEAT, HOLDS, NOT_HERE, Verdict, claim, verdict_if
 from optimlab.claims.speed import CHARLM_ADAM_GRID, CHARLM_EVAL_EVERY
-from optimlab.claims.tuning import LR_GRIDS, lr_sweep, paired_gap, seed_runs
+from optimlab.claims.tuning import LR_GRIDS, leading, lr_sweep, paired_gap, seed_runs
 
 WARMUP_STEPS = 50
 EARLY_WINDOW = 100
@@ -55,7 +55,7 @@ def warmup_transformer() -> dict:
         for suffix, warmup in (("", 0), ("_warmup", WARMUP_STEPS)):
             result = _warmup_runs(lr, warmup)
             evidence[f"{label}{suffix}_rise"], evidence[f"{label}{suffix}_final"] = result["rise"], result["final"]
-    return evidence
+    return leading(evidence, "high_final", "high_warmup_final", "tuned_final")
 
 
 @claim(22, "Cosine decay works slightly better than linear decay", kind="X", topic="schedules",
@@ -78,7 +78,7 @@ def cosine_versus_linear() -> dict:
                          f"{task}_cosine_loss": best["cosine"].best_score, f"{task}_linear_loss": best["linear"].best_score,
                          f"{task}_gap": gap, f"{task}_gap_std": std,
                          f"{task}_at_edge": best["cosine"].at_edge or best["linear"].at_edge})
-    return evidence
+    return leading(evidence, "digits_gap", "digits_gap_std", "cancer_gap")
 
 
 SHORT_HORIZON = 100
@@ -111,4 +111,4 @@ def schedule_free_versus_cosine() -> dict:
         evidence["at_edge"] = evidence["at_edge"] or cosine.at_edge
     retuned = lr_sweep("digits", "schedule_free_adamw", LR_GRIDS["schedule_free_adamw"], steps=SHORT_HORIZON)
     evidence[f"retuned_ratio_{SHORT_HORIZON}"] = retuned.best_score / evidence[f"cosine_loss_{SHORT_HORIZON}"]
-    return evidence
+    return leading(evidence, "ratio_300", "ratio_100", "retuned_ratio_100")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from optimlab.claims.registry import CAVEAT, HOLDS, NOT_HERE, Verdict, claim, verdict_if
-from optimlab.claims.tuning import LR_GRIDS, log_grid, lr_sweep, mean_final, paired_gap, seed_runs, single_blas_thread
+from optimlab.claims.tuning import (LR_GRIDS, leading, log_grid, lr_sweep, mean_final, paired_gap, seed_runs,
+                                   single_blas_thread)
 from optimlab.optim import SGD
 from optimlab.plots.momentum import stability_bound
 from optimlab.problems import Quadratic, run_optimizer
@@ -56,10 +57,9 @@ def bias_correction_speed() -> dict:
     early_c_common, _ = _early_and_final("digits", 1e-3)
     early_u_common, _ = _early_and_final("digits", 1e-3, schedule="no_bias_correction")
     return {
-        "factor_t1": float(factor[0]), "factor_max": float(factor.max()), "factor_argmax": int(t[factor.argmax()]),
-        "factor_min": float(factor.min()),
+        "factor_t1": float(factor[0]), "early_corrected_tuned": early_c, "early_uncorrected_tuned": early_u,
+        "factor_max": float(factor.max()), "factor_argmax": int(t[factor.argmax()]), "factor_min": float(factor.min()),
         "corrected_lr": corrected.best, "uncorrected_lr": uncorrected.best,
-        "early_corrected_tuned": early_c, "early_uncorrected_tuned": early_u,
         "early_corrected_common_lr": early_c_common, "early_uncorrected_common_lr": early_u_common,
         "final_corrected": final_c, "final_uncorrected": final_u,
         "at_edge": corrected.at_edge or uncorrected.at_edge,
@@ -115,7 +115,7 @@ def nesterov_versus_heavy_ball() -> dict:
                          f"{task}_above_tuned_heavy_ball": heavy.scores[heavy.grid.index(nesterov.best) + 1]})
         faster.append(gap < -std)
     evidence["faster_count"] = int(sum(faster))
-    return evidence
+    return leading(evidence, "quadratic_nesterov_steps", "quadratic_heavy_ball_steps", "digits_relative_gap")
 
 
 REDDI_ALPHAS = log_grid(0.1, 3)
@@ -150,7 +150,7 @@ def amsgrad_counterexample() -> dict:
         "amsgrad_regret_decreases": all(late < early for late, early in
                                         zip(evidence["amsgrad_regret"], evidence["amsgrad_regret_early"])),
     })
-    return evidence
+    return leading(evidence, "adam_min_x", "amsgrad_max_x", "amsgrad_max_regret")
 
 
 SOPHIA_GRID = log_grid(1e-4, 5)
@@ -178,7 +178,7 @@ def sophia_versus_adamw() -> dict:
     reached = np.nonzero(sophia_curve <= adamw_curve[-1])[0]
     steps = sophia_runs[0].steps
     return {
-        "adamw_lr": adamw.best, "sophia_lr": sophia.best, "at_edge": adamw.at_edge or sophia.at_edge,
         "adamw_final": float(adamw_curve[-1]), "sophia_final": float(sophia_curve[-1]),
         "speedup": steps[-1] / steps[reached[0]] if reached.size else 0.0,
+        "adamw_lr": adamw.best, "sophia_lr": sophia.best, "at_edge": adamw.at_edge or sophia.at_edge,
     }

@@ -245,3 +245,8 @@ def paired_gap(task: str, a: tuple, b: tuple, *, metric: str = "final_test_loss"
     gaps = [getattr(x, metric) - getattr(y, metric)
             for x, y in zip(seed_runs(task, a[0], a[1], seeds, **a[2]), seed_runs(task, b[0], b[1], seeds, **b[2]))]
     return float(np.mean(gaps)), float(np.std(gaps))
+
+
+def leading(evidence: dict, *keys: str) -> dict:
+    """``evidence`` with ``keys`` first: the ledger shows the first few numbers of each claim."""
+    return {**{key: evidence[key] for key in keys}, **evidence}

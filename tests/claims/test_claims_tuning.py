@@ -9,7 +9,7 @@ import pytest
 from optimlab.claims.batch_size import epoch_steps, layer_step_ratios
 from optimlab.claims.lr_schedules import largest_rise
 from optimlab.claims.speed import uncorrected_step_factor
-from optimlab.claims.tuning import Sweep, log_grid, lr_schedule, run
+from optimlab.claims.tuning import Sweep, leading, log_grid, lr_schedule, run
 from optimlab.optim import Adam, LAMB
 from optimlab.parameter import Parameter
 
@@ -17,6 +17,10 @@ from optimlab.parameter import Parameter
 def test_log_grid_is_half_decades_snapped_to_powers_of_root_ten():
     assert log_grid(1e-4, 3) == (1e-4, 3.16e-4, 1e-3)
     assert log_grid(3.16e-4, 3) == log_grid(3.2e-4, 3) == (3.16e-4, 1e-3, 3.16e-3)
+
+
+def test_leading_puts_the_key_numbers_first_and_keeps_everything():
+    assert list(leading({"a": 1, "b": 2, "c": 3}, "c", "b").items()) == [("c", 3), ("b", 2), ("a", 1)]
 
 
 def test_sweep_best_and_edge():
