@@ -1,6 +1,7 @@
 """Optimizer step benchmarks, measured as ratios within one run.
 
-For each implementation: milliseconds per step (median of timed repeats after warm-up), effective
+For each implementation: milliseconds per step (median of timed repeats after warm-up, the
+implementations interleaved round by round so that load changes hit all alike), effective
 bandwidth from the step's byte count (an elementwise update reads each input and in/out array once and
 writes each in/out array once: AdamW in fp32 moves (1 + 2·3)·4 = 28 bytes per parameter), the fraction
 of the copy bandwidth measured in the same run, and the ratio to torch's fastest implementation of the
@@ -55,17 +56,21 @@ class Measurement:
         return self.bytes_moved / (self.ms * 1e-3) / 1e9
 
 
-def _timed(step, synchronize, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        step()
+def _timed(steps: dict, synchronize, repeats: int, warmup: int = 3) -> dict:
+    """Median ms per call of each ``steps[name]()``, the implementations *interleaved* (one call of
+    each per round), so that a change in the machine's load during the run hits all of them alike."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
     synchronize()
-    samples = []
+    samples: dict = {name: [] for name in steps}
     for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        synchronize()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(samples)
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            synchronize()
+            samples[name].append((time.perf_counter() - start) * 1e3)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 class _Device:
@@ -102,12 +107,11 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def copy_bandwidth(device: _Device, n: int, repeats: int) -> Measurement:
-    """``dst[...] = src`` on n float32 elements: the bandwidth roof for memory-bound updates."""
+def _copy(device: _Device, n: int):
+    """``dst[...] = src`` on n float32 elements (8n bytes): the bandwidth roof for memory-bound updates."""
     src = device.xp.ones(n, dtype=np.float32)
     dst = device.xp.empty_like(src)
-    ms = _timed(lambda: device.xp.copyto(dst, src), device.synchronize, repeats)
-    return Measurement("copy", ms, 2 * 4 * n)
+    return lambda: device.xp.copyto(dst, src)
 
 
 def _adamw_ours(device: _Device, shapes, fused: bool):
@@ -117,8 +121,9 @@ def _adamw_ours(device: _Device, shapes, fused: bool):
     xp = device.xp
     params = [Parameter(xp.full(s, 0.5, dtype=np.float32)) for s in shapes]
     optimizer = AdamW(params, lr=1e-3).flatten()
-    for p in params:
-        p.grad = xp.full(p.shape, 1e-3, dtype=np.float32)
+    optimizer.zero_grad()
+    for p in params:  # into the flat gradient buffer, as a model's backward pass writes (no copy per step)
+        p.accumulate_grad(xp.full(p.shape, 1e-3, dtype=np.float32))
 
     def step():
         with cpu_kernels(fused):
@@ -177,8 +182,8 @@ def run(device_name: str = "cpu", layout: str = "one", n: int = 1 << 24, repeats
 
     adamw_bytes = ADAM_KERNEL.bytes_per_element({"DECOUPLED": True}, itemsize=4) * elements
     eight_bit_bytes = adamw8bit_bytes(shapes)
-    copy = copy_bandwidth(device, elements, repeats)
     candidates = {
+        "copy": (lambda: _copy(device, elements), 8 * elements),
         "torch single-tensor": (lambda: _adamw_torch(device, shapes, "single"), adamw_bytes),
         "torch foreach": (lambda: _adamw_torch(device, shapes, "foreach"), adamw_bytes),
         "torch fused": (lambda: _adamw_torch(device, shapes, "fused"), adamw_bytes),
@@ -191,13 +196,9 @@ def run(device_name: str = "cpu", layout: str = "one", n: int = 1 << 24, repeats
     if device_name == "cpu":
         candidates["optimlab AdamW8bit, NumPy reference"] = (lambda: _adamw8bit_ours(device, shapes, fused=False),
                                                             eight_bit_bytes)
-    rows = []
-    for name, (build, bytes_moved) in candidates.items():
-        step = build()
-        rows.append(Measurement(name, _timed(step, device.synchronize, repeats), bytes_moved))
-        del step
+    ms = _timed({name: build() for name, (build, _) in candidates.items()}, device.synchronize, repeats)
+    copy, *rows = [Measurement(name, ms[name], bytes_moved) for name, (_, bytes_moved) in candidates.items()]
     torch_best = min(r.ms for r in rows if r.implementation.startswith("torch"))
-    ms = {r.implementation: r.ms for r in rows}
     ratios = {"optimlab flat, fused kernel / torch fused": ms["optimlab flat, fused kernel"] / ms["torch fused"]}
     if "optimlab flat, NumPy reference" in ms:
         ratios["optimlab flat, NumPy reference / torch foreach"] = ms["optimlab flat, NumPy reference"] / ms["torch foreach"]
