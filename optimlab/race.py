@@ -20,6 +20,7 @@ import numpy as np
 
 from optimlab import optim
 from optimlab.problems import Beale, Quadratic, Rosenbrock, Saddle, Trajectory, run_optimizer
+from optimlab.training import Progress
 
 FUNCTIONS = {
     "rosenbrock": Rosenbrock,
@@ -123,7 +124,6 @@ def check_output(path) -> str | None:
 
 def race_command(args) -> int:
     """``optimlab race``: validate the arguments (exit 2 with a message), race, print a table, save the figure."""
-    from optimlab.training import Progress
 
     def fail(message: str) -> int:
         print(f"optimlab race: error: {message}", file=sys.stderr)
@@ -137,6 +137,9 @@ def race_command(args) -> int:
         racers = [parse_racer(spec, args.function) for spec in args.optimizers]
     except ValueError as exc:
         return fail(str(exc))
+    repeated = sorted({r.label for r in racers if racers.count(r) > 1})
+    if repeated:
+        return fail(f"racer(s) listed twice: {', '.join(repeated)}")
     with Progress(len(racers), desc=f"race on {args.function}") as bar:
         trajectories = run_race(args.function, racers, args.steps, progress=bar.update)
     minimum = FUNCTIONS[args.function]().min_value

@@ -53,6 +53,7 @@ def test_a_diverging_racer_is_reported_not_fatal(tmp_path, capsys):
     (["--steps", "many"], "expected a positive integer, got 'many'"),
     (["--out", "race.pdf"], "must end in .svg or .png"),
     (["--out", "no/such/folder/race.svg"], "does not exist"),
+    (["--optimizers", "Adam", "Adam:0.05"], "listed twice: Adam (lr=0.05)"),
 ])
 def test_bad_arguments_exit_2_with_a_message(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
