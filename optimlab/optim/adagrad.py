@@ -83,6 +83,7 @@ class Adagrad(Optimizer):
         "eps": nonnegative,
         "maximize": boolean,
     }
+    elementwise = True
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
                  *, maximize=False):

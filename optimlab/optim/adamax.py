@@ -85,6 +85,7 @@ class Adamax(Optimizer):
         "weight_decay": nonnegative,
         "maximize": boolean,
     }
+    elementwise = True
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *, maximize=False):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize))

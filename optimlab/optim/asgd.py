@@ -103,6 +103,7 @@ class ASGD(Optimizer):
         "weight_decay": nonnegative,
         "maximize": boolean,
     }
+    elementwise = True
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, *, maximize=False):
         super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,

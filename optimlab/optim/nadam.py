@@ -158,6 +158,7 @@ class NAdam(Optimizer):
         "maximize": boolean,
         "form": choice(*FORMS),
     }
+    elementwise = True
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
                  decoupled_weight_decay=False, *, maximize=False, form="dozat"):

@@ -123,6 +123,7 @@ class RAdam(Optimizer):
         "decoupled_weight_decay": boolean,
         "maximize": boolean,
     }
+    elementwise = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  decoupled_weight_decay=False, *, maximize=False):

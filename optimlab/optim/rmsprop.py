@@ -128,6 +128,7 @@ class RMSprop(Optimizer):
         "centered": boolean,
         "maximize": boolean,
     }
+    elementwise = True
     lazy_state = ("momentum_buffer", "grad_avg")
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, *,

@@ -103,6 +103,7 @@ class Rprop(Optimizer):
         "step_sizes": pair(nonnegative),
         "maximize": boolean,
     }
+    elementwise = True
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, maximize=False):
         super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize))

@@ -43,8 +43,11 @@ def test_a_broken_kernel_body_fails():
     assert result.error > 1e-6
 
 
-# maximize=True climbs the convex test objective without bound, out of fp16's range (65504)
-HALF_CASES = [c for c in CASES if c.ours.elementwise and not c.config.get("maximize")]
+# maximize=True climbs the convex test objective without bound, out of fp16's range (65504). Rprop is
+# left out: its step size is multiplied by η+ or η− on the *sign* of g_t·g_{t−1}, and near the
+# minimum (where it oscillates) one fp16 rounding that flips a sign changes a step by a factor, not by
+# a rounding, so no bound of the form "k roundings" holds (measured: up to 0.39 relative after 50 steps).
+HALF_CASES = [c for c in CASES if c.ours.elementwise and not c.config.get("maximize") and c.name != "Rprop"]
 
 
 @pytest.mark.parametrize("case", HALF_CASES, ids=str)
