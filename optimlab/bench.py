@@ -221,6 +221,56 @@ def run(device_name: str = "cpu", layout: str = "one", n: int = 1 << 24, repeats
     }
 
 
+def _flat_step(device: _Device, cls, n: int):
+    """A step of ``cls`` (default hyperparameters) over one flat float32 buffer of n elements, through
+    its fused kernel, and the bytes it moves: the gradient read, the parameter and every state array
+    read and written (the byte count of an elementwise kernel whose states are all in/out)."""
+    from optimlab.kernels import cpu_kernels
+
+    params = [Parameter(device.xp.full(n, 0.5, dtype=np.float32))]
+    optimizer = cls(params).flatten()
+    optimizer.zero_grad()
+    params[0].accumulate_grad(device.xp.full(n, 1e-3, dtype=np.float32))
+
+    def step():
+        with cpu_kernels():
+            optimizer.step()
+
+    step()  # creates the state
+    return step, 3 * 4 * n + 2 * optimizer.state_bytes()
+
+
+def kernel_roofline(device_name: str = "cuda", n: int = 1 << 28, repeats: int = 10) -> dict:
+    """Every optimizer whose update is elementwise, default hyperparameters, on one flat buffer of n
+    float32 parameters: ms per step, bytes per parameter, GB/s and the fraction of the copy bandwidth
+    (copy timed in the same interleaved rounds as each optimizer; one optimizer in memory at a time)."""
+    import optimlab.optim as optim
+
+    device = _Device(device_name)
+    copy = _copy(device, n)
+    rows = []
+    for name in optim.__all__:
+        cls = getattr(optim, name)
+        if not (isinstance(cls, type) and getattr(cls, "elementwise", False)):
+            continue
+        step, bytes_moved = _flat_step(device, cls, n)
+        ms = _timed({"copy": copy, name: step}, device.synchronize, repeats)
+        gb_per_s = bytes_moved / (ms[name] * 1e-3) / 1e9
+        rows.append({"optimizer": name, "ms": ms[name], "bytes_per_param": bytes_moved / n, "gb_per_s": gb_per_s,
+                     "of_copy": gb_per_s / (8 * n / (ms["copy"] * 1e-3) / 1e9)})
+        del step
+    return {"device": device.description, "date": datetime.date.today().isoformat(), "n": n, "rows": rows}
+
+
+def kernel_roofline_markdown(result: dict, command: str) -> str:
+    lines = [f"# Every elementwise optimizer's fused step, one flat buffer of {result['n']:,} float32 parameters", "",
+             f"- device: {result['device']}", f"- date: {result['date']}", f"- command: `{command}`", "",
+             "| optimizer | ms/step | bytes/param | GB/s | of copy bandwidth (same rounds) |", "|---|---|---|---|---|"]
+    lines += [f"| {r['optimizer']} | {r['ms']:.3f} | {r['bytes_per_param']:.0f} | {r['gb_per_s']:.1f} | {r['of_copy']:.0%} |"
+              for r in result["rows"]]
+    return "\n".join(lines) + "\n"
+
+
 def to_markdown(result: dict, command: str) -> str:
     lines = [
         f"# AdamW step, {result['layout']}",

@@ -36,3 +36,14 @@ def test_byte_counts_follow_the_kernels_arrays():
     assert SGD_KERNEL.bytes_per_element() == 12
     assert bench.adamw8bit_bytes([(512, 10)]) == 16 * 5120 + 16 * 20
     assert bench.adamw8bit_bytes([(100,)]) == 28 * 100
+
+
+def test_kernel_roofline_runs_for_every_elementwise_optimizer():
+    import optimlab.optim as optim
+
+    result = bench.kernel_roofline("cpu", n=4096, repeats=1)
+    expected = [n for n in optim.__all__ if getattr(getattr(optim, n), "elementwise", False)]
+    assert [r["optimizer"] for r in result["rows"]] == expected
+    adamw = next(r for r in result["rows"] if r["optimizer"] == "AdamW")
+    assert adamw["bytes_per_param"] == 28  # θ r/w, g r, m and v r/w: agrees with the kernel's own count
+    assert "| AdamW |" in bench.kernel_roofline_markdown(result, "test")
