@@ -4,9 +4,9 @@
 #
 #     OUT=/some/folder bash bench/gpu_check.sh      # default OUT: bench/results/gpu-<date>
 #
-# Worst case under 10 minutes (each step has its own timeout: tests 270 s, each bench 100 s, kernels
-# 120 s), so one device call of timeout 600 s covers it. Writes under $OUT: the GPU and versions, the gpu-marked tests' report (every kernel under CuPy
-# against NumPy, flat buffers, the 8-bit block kernel, the fused clip), and `optimlab bench --device
+# Worst case under 10 minutes (each step has its own timeout: tests 270 s, each bench 100 s,
+# kernels 120 s), so one device call of timeout 600 s covers it. Writes under $OUT: the GPU and
+# versions, the gpu-marked tests' report (every kernel under CuPy against NumPy, flat buffers, the 8-bit block kernel, the fused clip), and `optimlab bench --device
 # cuda` on one 268M-parameter tensor and on GPT-2-small's 148 shapes (Markdown tables with the copy
 # bandwidth, GB/s, ratios to torch and the 8-bit/fp32 ratio measured in the same run), and every
 # elementwise optimizer's fused step on one flat 268M buffer as a fraction of the copy bandwidth.
