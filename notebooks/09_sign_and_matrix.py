@@ -19,7 +19,7 @@
 
 # %%
 import numpy as np
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from optimlab import Parameter
 from optimlab.optim import Lion, Muon, Shampoo
@@ -249,7 +249,7 @@ assert shampoo_oracle_error <= shampoo_cases[0].tolerance == 1e-8
 # named (tests/optim/test_variants.py and `optimlab verify`).
 
 # %%
-glue("variants", Markdown(variants_markdown(["Lion", "Muon", "Shampoo"])))
+display(Markdown(variants_markdown(["Lion", "Muon", "Shampoo"])))
 
 # %% [markdown]
 # ## Exercises: the answers, checked

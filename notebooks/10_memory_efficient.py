@@ -22,7 +22,7 @@
 import bitsandbytes.functional as bnb
 import numpy as np
 import torch
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from optimlab import Parameter
 from optimlab.optim import Adafactor, AdamMini, AdamW8bit
@@ -46,7 +46,7 @@ rng = np.random.default_rng(0)
 
 # %%
 rows = {row.optimizer: row for row in state_bytes_table()}
-glue("bytes_table", Markdown(markdown_table(list(rows.values()))))
+display(Markdown(markdown_table(list(rows.values()))))
 per_parameter = {name: row.bytes_per_parameter for name, row in rows.items()}
 for name in ("AdamW", "Lion", "AdamMini", "AdamW8bit", "Adafactor", "Shampoo", "LBFGS"):
     glue(f"bytes_{name}", per_parameter[name])
