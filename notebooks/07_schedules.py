@@ -266,15 +266,19 @@ assert ratio.min() > 0.98  # |g|/(|g| + ε) ≥ 1e-6/(1e-6 + 1e-8) ≈ 0.990
 # %% [markdown]
 # With a large learning rate that first step moves every weight by $\eta$ at once. On the digits MLP
 # with Adam at $\eta = 0.1$, a 50-step linear warmup gives a lower test loss for every one of five
-# seeds.
+# seeds, while both runs fit the training batches almost exactly.
 
 # %%
-finals, _ = schedules.warmup_runs()
+finals, curves = schedules.warmup_runs()
+train_loss = {name: np.median(losses[:, -20:].mean(axis=1)) for name, losses in curves.items()}
 for name, values in finals.items():
-    print(f"{name:<10} test loss per seed:", np.round(values, 3))
+    print(f"{name:<10} test loss per seed:", np.round(values, 3), f"  median final training loss {train_loss[name]:.1e}")
 glue("warmup_loss", float(np.median(finals["warmup"])))
 glue("no_warmup_loss", float(np.median(finals["no warmup"])))
-assert all(w < n for w, n in zip(finals["warmup"], finals["no warmup"]))
+glue("warmup_train_loss", float(train_loss["warmup"]))
+glue("no_warmup_train_loss", float(train_loss["no warmup"]))
+assert all(w < n for w, n in zip(finals["warmup"], finals["no warmup"]))  # warmup generalises better ...
+assert max(train_loss.values()) < 1e-4  # ... while both fit the training batches almost exactly
 show(schedules.schedule_warmup())
 
 # %% [markdown]

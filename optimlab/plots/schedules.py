@@ -98,7 +98,7 @@ def schedule_warmup():
     for i, (name, losses) in enumerate(curves.items()):
         ax.semilogy(np.median(losses, axis=0), color=f"C{i}", lw=1.2,
                     label=f"{name}: test loss {np.median(finals[name]):.2f}")
-    ax.set_title(r"Adam, $\eta = 0.1$, digits MLP (median of 5)")
+    ax.set_title(r"Adam, $\eta = 0.1$, digits MLP")
     ax.set_xlabel("step $t$")
     ax.set_ylabel("training loss")
     ax.legend(frameon=False, fontsize=6.5)
