@@ -20,8 +20,11 @@
 # reference. The H100 numbers are quoted from a measurement made elsewhere (2026-11-22).
 
 # %%
+import inspect
 import math
+import re
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 from IPython.display import Markdown, display
@@ -81,6 +84,20 @@ source = ADAM_KERNEL.cpu_source(adamw_flags, "float")
 print(source[source.index('extern "C"'):source.index("  {\n")] + "  { ...the body above... }\n  }\n}")
 
 # %% [markdown]
+# The chapter shows these two pieces of code in its text; check that they are copied faithfully
+# (every line of the chapter's blocks is a line of the function above and of the kernel body).
+
+# %%
+chapter = (Path.cwd().parent / "chapters" / "15-gpu.md").read_text()
+shown_python, shown_kernel = (re.search(rf"```{fence}\n(.*?)```", chapter, re.S).group(1)
+                               for fence in ("python", "c\\+\\+"))
+source_lines = {line.strip() for line in inspect.getsource(adamw_element).splitlines()}
+assert all(line.strip() in source_lines for line in shown_python.splitlines() if line.strip())
+kernel_lines = {line.strip() for line in ADAM_KERNEL.body.splitlines()}
+assert all(line.strip() in kernel_lines for line in shown_kernel.splitlines() if line.strip())
+print("the chapter's code blocks are lines of adamw_element and of ADAM_KERNEL.body")
+
+# %% [markdown]
 # Compiled with g++ (`-O3 -march=native -ffp-contract=off -fno-math-errno -fopenmp`) and run on
 # NumPy arrays inside `cpu_kernels()`, against the NumPy reference: parameters and every state
 # entry after each of 50 steps, relative to each tensor's size.
@@ -108,11 +125,11 @@ lines = ["| optimizer (fp32) | bytes per parameter | FLOP per byte | roof on an 
 for name, bytes_per_param, flops in rows:
     key = "".join(c if c.isalnum() else "_" for c in name.lower())  # e.g. "sgd___momentum"
     glue(f"bytes_{key}", bytes_per_param)
-    glue(f"roof_ms_{key}", bytes_per_param * gpt2_elements / bandwidth * 1e3)
+    roof_ms = glue(f"roof_ms_{key}", bytes_per_param * gpt2_elements / bandwidth * 1e3)
     if flops:
         glue(f"intensity_{key}", flops / bytes_per_param)
     intensity = f"{flops / bytes_per_param:.2f}" if flops else "–"
-    lines.append(f"| {name} | {bytes_per_param:.2f} | {intensity} | {bytes_per_param * gpt2_elements / bandwidth * 1e3:.2f} ms |")
+    lines.append(f"| {name} | {bytes_per_param:.2f} | {intensity} | {roof_ms:.2f} ms |")
 display(Markdown("\n".join(lines)))
 adamw_bytes = dict((name, b) for name, b, _ in rows)["AdamW"]
 assert adamw_bytes == 28  # reads θ, g, m, v; writes θ, m, v: 7 arrays of 4 bytes
