@@ -109,6 +109,18 @@ for config in [{}] + EXTRA_CONFIGS["Adafactor"]:
 adafactor_torch_error = glue("adafactor_torch_error", max(adafactor_errors))
 
 # %% [markdown]
+# The T5/optax form, `Adafactor(convention="optax")`, against `optax.adafactor` (JAX in float64; its
+# decay schedule is computed in float32, so the state agrees to about a float32 ulp):
+
+# %%
+adafactor_optax_cases = oracle_cases(["Adafactor"])
+adafactor_optax_errors = [case.run().error for case in adafactor_optax_cases]
+for case, error in zip(adafactor_optax_cases, adafactor_optax_errors):
+    print(f"{case}: {error:.1e}")
+adafactor_optax_error = glue("adafactor_optax_error", max(adafactor_optax_errors))
+assert adafactor_optax_error <= adafactor_optax_cases[0].tolerance
+
+# %% [markdown]
 # ## 8-bit states: the dynamic map and blockwise quantisation
 #
 # 256 code values in $[-1, 1]$ (signed) or $[0, 1]$ (unsigned); each block of 256 elements stores its

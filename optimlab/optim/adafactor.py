@@ -22,8 +22,16 @@ instead of :math:`nm`; parameters with fewer than two dimensions keep the full `
 Divergences from the paper (Shazeer & Stern, 2018), all as torch: :math:`\rho_t` is capped by the
 learning rate instead of the constant 0.01; weight decay is decoupled and scaled by the learning
 rate; :math:`\epsilon_1` is applied to the row mean and to :math:`\sqrt{\hat V}` rather than added to
-:math:`G^2`; means replace the paper's sums (the ratio is the same); no first moment. T5/optax's
-Adafactor (ε added to :math:`G^2`, factoring the two largest dimensions) is a different convention.
+:math:`G^2`; means replace the paper's sums (the ratio is the same); no first moment.
+
+``convention="optax"`` is optax's ``adafactor`` (the T5 form, without its optional momentum):
+:math:`\epsilon_1` (default :math:`10^{-30}`) is *added* to :math:`G^2` and there is no other clamp;
+the step is :math:`\alpha_t = \eta\max(\epsilon_2, \mathrm{RMS}(\theta_{t-1}))`, with no
+:math:`1/\sqrt t` cap; the factored dimensions are the two *largest* ones, and only when the smaller
+of them has at least ``min_dim_size_to_factor`` (default 128) elements, otherwise the full
+:math:`\hat V` is kept; weight decay is *fixed*, :math:`\theta \leftarrow \theta - \lambda\theta_{t-1}`,
+not scaled by the learning rate (optax's ``weight_decay_rate``). The decay schedule
+:math:`1-\hat\beta_{2,t} = t^{\tau}` and the clipping by :math:`d` are the same in both.
 No fused kernel: each step needs three reductions (the RMS of θ, the row and column means, the RMS of
 :math:`U`) between its elementwise parts, so there is no single elementwise pass to fuse.
 """
@@ -34,7 +42,9 @@ import math
 
 from optimlab.backend import get_array_module
 from optimlab.optim.base import Optimizer
-from optimlab.optim.hyperparams import boolean, learning_rate, nonnegative, optional, pair, real
+from optimlab.optim.hyperparams import boolean, choice, integer, learning_rate, nonnegative, optional, pair, real
+
+CONVENTIONS = ("torch", "optax")
 
 
 def _rms(x) -> float:
@@ -42,42 +52,58 @@ def _rms(x) -> float:
     return float(get_array_module(x).linalg.norm(x.ravel())) / math.sqrt(x.size)
 
 
-def adafactor_init(param) -> dict:
-    """``step`` 0 and zero ``row_var``/``col_var`` (two or more dims) or ``variance`` (torch's keys)."""
+def factored_axes(shape, *, convention="torch", min_dim_size_to_factor=128):
+    """``(j, i)``: the axes the row statistic R and the column statistic C average over, or ``None``
+    for a full V̂. torch: the last two dims of any tensor of two or more; optax: the largest and
+    the second largest dims, if the second has at least ``min_dim_size_to_factor`` elements."""
+    if len(shape) < 2:
+        return None
+    if convention == "torch":
+        return len(shape) - 1, len(shape) - 2
+    order = sorted(range(len(shape)), key=lambda axis: shape[axis])  # optax: np.argsort(shape)
+    return (order[-1], order[-2]) if shape[order[-2]] >= min_dim_size_to_factor else None
+
+
+def adafactor_init(param, *, convention="torch", min_dim_size_to_factor=128) -> dict:
+    """``step`` 0 and zero ``row_var``/``col_var`` (factored) or ``variance`` (torch's keys; ``R`` and ``C``
+    keep their reduced axis with size 1)."""
     xp = get_array_module(param)
-    if param.ndim > 1:
-        row_shape = param.shape[:-1] + (1,)
-        col_shape = param.shape[:-2] + (1,) + param.shape[-1:]
-        return {"step": 0, "row_var": xp.zeros(row_shape, param.dtype), "col_var": xp.zeros(col_shape, param.dtype)}
-    return {"step": 0, "variance": xp.zeros_like(param)}
+    axes = factored_axes(param.shape, convention=convention, min_dim_size_to_factor=min_dim_size_to_factor)
+    if axes is None:
+        return {"step": 0, "variance": xp.zeros_like(param)}
+    row_shape, col_shape = list(param.shape), list(param.shape)
+    row_shape[axes[0]], col_shape[axes[1]] = 1, 1
+    return {"step": 0, "row_var": xp.zeros(row_shape, param.dtype), "col_var": xp.zeros(col_shape, param.dtype)}
 
 
 def adafactor_update(param, grad, state, *, lr, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0, weight_decay=0.0,
-                     maximize=False) -> None:
+                     maximize=False, convention="torch", min_dim_size_to_factor=128) -> None:
     """The NumPy/CuPy reference: one Adafactor step on ``param`` and ``state`` in place."""
     xp = get_array_module(param)
     state["step"] += 1
     t = state["step"]
     g = -grad if maximize else grad
+    optax = convention == "optax"
     if eps1 is None:
-        eps1 = float(xp.finfo(param.dtype).eps)
+        eps1 = 1e-30 if optax else float(xp.finfo(param.dtype).eps)
     one_minus_beta2 = t**beta2_decay  # 1 − β̂₂ = t^τ
-    rho = min(lr, 1 / t**0.5)  # ρ = min(η, 1/√t)
+    rho = lr if optax else min(lr, 1 / t**0.5)  # ρ = min(η, 1/√t) (optax: η)
     alpha = max(eps2, _rms(param)) * rho  # α = max(ε₂, RMS(θ)) ρ
     if weight_decay != 0:
-        param *= 1 - lr * weight_decay  # θ ← (1 − ηλ)θ
-    squared = g * g
-    if param.ndim > 1:
-        row_var, col_var = state["row_var"], state["col_var"]
-        row_var += one_minus_beta2 * (squared.mean(axis=-1, keepdims=True) - row_var)  # R ← R + (1 − β̂₂)(mean_j G² − R)
-        col_var += one_minus_beta2 * (squared.mean(axis=-2, keepdims=True) - col_var)  # C ← C + (1 − β̂₂)(mean_i G² − C)
-        row_scale = xp.maximum(row_var.mean(axis=-2, keepdims=True), eps1)
-        var_estimate = row_var * col_var / row_scale  # V̂ = R C / max(mean_i R, ε₁)
+        param *= 1 - (weight_decay if optax else lr * weight_decay)  # θ ← (1 − ηλ)θ (optax: (1 − λ)θ)
+    squared = g * g + eps1 if optax else g * g  # G² (optax: G² + ε₁)
+    axes = factored_axes(param.shape, convention=convention, min_dim_size_to_factor=min_dim_size_to_factor)
+    if axes is not None:
+        (j, i), row_var, col_var = axes, state["row_var"], state["col_var"]
+        row_var += one_minus_beta2 * (squared.mean(axis=j, keepdims=True) - row_var)  # R ← R + (1 − β̂₂)(mean_j G² − R)
+        col_var += one_minus_beta2 * (squared.mean(axis=i, keepdims=True) - col_var)  # C ← C + (1 − β̂₂)(mean_i G² − C)
+        row_mean = row_var.mean(axis=i, keepdims=True)
+        var_estimate = row_var * col_var / (row_mean if optax else xp.maximum(row_mean, eps1))  # V̂ = R C / max(mean_i R, ε₁)
     else:
         variance = state["variance"]
         variance += one_minus_beta2 * (squared - variance)  # V̂ ← V̂ + (1 − β̂₂)(G² − V̂)
         var_estimate = variance
-    update = g / xp.sqrt(xp.maximum(var_estimate, eps1 * eps1))  # U = G / max(√V̂, ε₁)
+    update = g / xp.sqrt(var_estimate if optax else xp.maximum(var_estimate, eps1 * eps1))  # U = G / max(√V̂, ε₁)
     param -= (alpha / max(1.0, _rms(update) / d)) * update  # θ ← θ − α U / max(1, RMS(U)/d)
 
 
@@ -93,7 +119,9 @@ def _epsilons(name: str, value):
 
 
 class Adafactor(Optimizer):
-    """``torch.optim.Adafactor`` with the same arguments, defaults and update (see the module docstring)."""
+    """``torch.optim.Adafactor`` with the same arguments, defaults and update, plus ``convention``
+    (``"torch"`` or ``"optax"``) and optax's ``min_dim_size_to_factor`` (see the module docstring).
+    ``eps[0]=None`` is the dtype's machine epsilon under torch's convention and 1e-30 under optax's."""
 
     hyperparameters = {
         "lr": learning_rate,
@@ -102,17 +130,27 @@ class Adafactor(Optimizer):
         "d": real(1.0),
         "weight_decay": nonnegative,
         "maximize": boolean,
+        "convention": choice(*CONVENTIONS),
+        "min_dim_size_to_factor": integer(1),
     }
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *,
-                 maximize=False):
+                 maximize=False, convention="torch", min_dim_size_to_factor=128):
         super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize, convention=convention,
+                                      min_dim_size_to_factor=min_dim_size_to_factor))
+
+    def _check_group(self, group):
+        if group.get("convention", "torch") == "torch" and group.get("min_dim_size_to_factor", 128) != 128:
+            raise ValueError(f"Invalid min_dim_size_to_factor: {group['min_dim_size_to_factor']!r} (torch's "
+                             "convention factors the last two dims of every matrix; set convention='optax')")
 
     def _init_state(self, param, group):
-        return adafactor_init(param.data)
+        return adafactor_init(param.data, convention=group["convention"],
+                              min_dim_size_to_factor=group["min_dim_size_to_factor"])
 
     def _update(self, param, grad, state, group):
         eps1, eps2 = group["eps"]
         adafactor(param.data, grad, state, lr=group["lr"], beta2_decay=group["beta2_decay"], eps1=eps1, eps2=eps2,
-                  d=group["d"], weight_decay=group["weight_decay"], maximize=group["maximize"])
+                  d=group["d"], weight_decay=group["weight_decay"], maximize=group["maximize"],
+                  convention=group["convention"], min_dim_size_to_factor=group["min_dim_size_to_factor"])

@@ -110,6 +110,16 @@ VARIANTS = [
             "optax.lookahead", "optax",
             {"inner": "SGD", "inner_kwargs": {"lr": 0.05, "momentum": 0.9}, "slow_start": "initial"},
             {"slow_start": "first_step"}),
+    # Adafactor: torch's form or T5/optax's
+    Variant("adafactor_torch", "Adafactor", "Adafactor", {"convention": "torch"},
+            "ε₁ floors mean(R) and √V̂; step min(η, 1/√t)·max(ε₂, RMS θ); the last two dims factored; "
+            "decay (1 − ηλ)θ", "torch.optim.Adafactor", "torch", {}, {"convention": "optax"}),
+    Variant("adafactor_optax", "Adafactor", "Adafactor", {"convention": "optax"},
+            "T5/optax: ε₁ added to G²; step η·max(ε₂, RMS θ), no 1/√t cap; the two largest dims factored when "
+            "the smaller has ≥ min_dim_size_to_factor; fixed decay θ − λθ, not scaled by η",
+            "optax.adafactor", "optax",
+            {"lr": 0.05, "weight_decay": 0.01, "convention": "optax", "min_dim_size_to_factor": 2},
+            {"convention": "torch", "min_dim_size_to_factor": 128}),
     # Shampoo: the inverse root
     Variant("shampoo_torch_optimizer", "Shampoo", "Shampoo", {"convention": "torch_optimizer"},
             "inverse roots H^(−1/k) (the paper's −1/(2k) is the default) with sequentially preconditioned statistics",

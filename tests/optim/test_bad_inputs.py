@@ -41,11 +41,14 @@ def test_gradient_of_wrong_shape_or_dtype():
 
 
 def test_named_variant_arguments_that_span_several_values():
-    """AMSGrad's maximum placement needs AMSGrad; NAdam's Nesterov-Adam form has no momentum schedule;
+    """AMSGrad's maximum placement needs AMSGrad; optax's factoring threshold needs Adafactor's optax
+    convention; NAdam's Nesterov-Adam form has no momentum schedule;
     Lion's fully decoupled decay divides by the initial lr (a constructor argument, as
     lion-pytorch's), so that lr must be positive."""
     with pytest.raises(ValueError, match="amsgrad_max: 'corrected'"):
         optim.Adam([_param()], amsgrad_max="corrected")
+    with pytest.raises(ValueError, match="min_dim_size_to_factor: 2"):
+        optim.Adafactor([_param()], min_dim_size_to_factor=2)
     with pytest.raises(ValueError, match="momentum_decay: 0.1"):
         optim.NAdam([_param()], form="nesterov_adam", momentum_decay=0.1)
     with pytest.raises(ValueError, match="lr: 0.0"):
