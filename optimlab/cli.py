@@ -25,7 +25,7 @@ def _verify(args: argparse.Namespace) -> int:
     torch_names = [name for name in args.only or TORCH_TWINS if name in TORCH_TWINS]
     cases = torch_cases(torch_names) if torch_names else []
     others = oracle_cases(args.only)  # optimizers beyond torch.optim, each against its own oracle package
-    header = f"{'optimizer':<10} {'oracle':<14} {'configuration':<58} {'param err':>10} {'state err':>10}  result"
+    header = f"{'optimizer':<17} {'oracle':<15} {'configuration':<58} {'param err':>10} {'state err':>10}  result"
     print(f"optimlab verify: {len(cases) + len(others)} configurations x {args.steps} steps, {args.dtype}, tolerance {tolerance:g}")
     print(header)
     print("-" * len(header))
@@ -36,7 +36,7 @@ def _verify(args: argparse.Namespace) -> int:
         ok = result.ok(tolerance)
         failures += not ok
         config = ", ".join(f"{k}={v}" for k, v in case.config.items()) or "defaults"
-        print(f"{case.name:<10} {'torch ' + _torch_version():<14} {config[:58]:<58} "
+        print(f"{case.name:<17} {'torch ' + _torch_version():<15} {config[:58]:<58} "
               f"{result.param_error:>10.1e} {result.state_error:>10.1e}  {'ok' if ok else 'MISMATCH'}", flush=True)
         for problem in result.problems:
             print(f"    {problem}")
@@ -44,7 +44,7 @@ def _verify(args: argparse.Namespace) -> int:
         result = case.run(steps=args.steps, dtype=np.dtype(args.dtype))
         ok = result.ok(case.tolerance if args.dtype == "float64" else tolerance)
         failures += not ok
-        print(f"{case.name:<10} {case.oracle:<14} {describe(case.config)[:58]:<58} "
+        print(f"{case.name:<17} {case.oracle:<15} {describe(case.config)[:58]:<58} "
               f"{result.param_error:>10.1e} {result.state_error:>10.1e}  {'ok' if ok else 'MISMATCH'}", flush=True)
     print(f"{len(cases) + len(others) - failures} passed, {failures} failed")
     return 1 if failures else 0
