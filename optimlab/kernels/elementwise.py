@@ -14,7 +14,8 @@ in place, scalars are ``double``. Compile-time variants come from ``flags`` and 
 ``#if FLAG``: one template per family, never a copy per variant. Use the C math functions that both
 compilers overload for float and double: ``sqrt``, ``fabs``, ``fmax``, ``fmin``, ``copysign``,
 ``pow``, ``exp``, and ``optimlab_max`` (NaN-propagating like ``numpy.maximum``). An array that
-exists only in some variants is listed in ``requires`` with the flag that switches it on. Kernels are
+exists only in some variants is listed in ``requires`` with the flag that switches it on (``"!FLAG"``:
+the flag that switches it off). Kernels are
 built once per (flags, dtype) and cached.
 """
 
@@ -123,7 +124,7 @@ class ElementwiseKernel:
     ``name``: kernel name without the ``optimlab_`` prefix; ``inputs``: read-only arrays;
     ``outputs``: arrays updated in place; ``scalars``: double scalars folded on the host;
     ``flags``: names of the compile-time switches the body tests with ``#if``; ``requires``:
-    ``(array, flag)`` pairs for arrays that take part only when ``flag`` is on.
+    ``(array, flag)`` pairs for arrays that take part only when ``flag`` is on (``"!FLAG"``: off).
     """
 
     name: str
@@ -138,7 +139,8 @@ class ElementwiseKernel:
         """The (inputs, outputs) that take part in the variant ``flag_values``."""
         on = {f for f, v in zip(self.flags, flag_values) if v}
         needs = dict(self.requires)
-        active = lambda names: tuple(n for n in names if n not in needs or needs[n] in on)  # noqa: E731
+        wanted = lambda flag: flag[1:] not in on if flag.startswith("!") else flag in on  # noqa: E731
+        active = lambda names: tuple(n for n in names if n not in needs or wanted(needs[n]))  # noqa: E731
         return active(self.inputs), active(self.outputs)
 
     def __call__(self, *, flags: dict | None = None, **values) -> None:

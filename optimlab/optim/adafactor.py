@@ -32,8 +32,12 @@ of them has at least ``min_dim_size_to_factor`` (default 128) elements, otherwis
 :math:`\hat V` is kept; weight decay is *fixed*, :math:`\theta \leftarrow \theta - \lambda\theta_{t-1}`,
 not scaled by the learning rate (optax's ``weight_decay_rate``). The decay schedule
 :math:`1-\hat\beta_{2,t} = t^{\tau}` and the clipping by :math:`d` are the same in both.
-No fused kernel: each step needs three reductions (the RMS of θ, the row and column means, the RMS of
-:math:`U`) between its elementwise parts, so there is no single elementwise pass to fuse.
+Fused kernel: each step needs three reductions (the RMS of θ, the row and column means, the RMS of
+:math:`U`) between its elementwise parts, so ``adafactor_fused`` computes them on the host (with the
+reference's expressions) and folds them into scalars and the broadcast factors ``row_var``,
+``col_var``, ``row_mean``; one pass of ``ADAFACTOR_KERNEL`` then does the elementwise rest, both
+conventions from one body: the decay of θ, the full :math:`\hat V` update of a vector, :math:`\hat V`
+from the factors, :math:`U`, and the write of θ (the clipped step size is a host scalar).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from __future__ import annotations
 import math
 
 from optimlab.backend import get_array_module
+from optimlab.kernels import ElementwiseKernel, use_fused
 from optimlab.optim.base import Optimizer
 from optimlab.optim.hyperparams import boolean, choice, integer, learning_rate, nonnegative, optional, pair, real
 
@@ -107,9 +112,70 @@ def adafactor_update(param, grad, state, *, lr, beta2_decay=-0.8, eps1=None, eps
     param -= (alpha / max(1.0, _rms(update) / d)) * update  # θ ← θ − α U / max(1, RMS(U)/d)
 
 
+ADAFACTOR_KERNEL = ElementwiseKernel(
+    name="adafactor",
+    inputs=("g", "row_var", "col_var", "row_mean"),
+    outputs=("p", "variance"),
+    scalars=("one_minus_beta2", "eps1", "decay", "step_size"),
+    flags=("MAXIMIZE", "OPTAX", "FACTORED"),
+    requires=(("row_var", "FACTORED"), ("col_var", "FACTORED"), ("row_mean", "FACTORED"), ("variance", "!FACTORED")),
+    body="""\
+C grad = MAXIMIZE ? -(C)g : (C)g;
+C param = (C)p * (C)decay;
+#if FACTORED
+C var_estimate = (C)row_var * (C)col_var / (OPTAX ? (C)row_mean : optimlab_max((C)row_mean, (C)eps1));
+#else
+C squared = OPTAX ? grad * grad + (C)eps1 : grad * grad;
+C var_estimate = (C)variance + (C)one_minus_beta2 * (squared - (C)variance);
+variance = (T)var_estimate;
+#endif
+C update = grad / sqrt(OPTAX ? var_estimate : optimlab_max(var_estimate, (C)(eps1 * eps1)));
+p = (T)(param - (C)step_size * update);
+""",
+)
+
+
+def adafactor_fused(param, grad, state, *, lr, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0, weight_decay=0.0,
+                    maximize=False, convention="torch", min_dim_size_to_factor=128) -> None:
+    """The same step with the elementwise part in the fused kernel: RMS(θ), the row and column means
+    of G² and RMS(U) (reductions) are computed first as in the reference; the factors are broadcast
+    to the elements, the step sizes folded into scalars."""
+    xp = get_array_module(param)
+    state["step"] += 1
+    t = state["step"]
+    g = -grad if maximize else grad
+    optax = convention == "optax"
+    if eps1 is None:
+        eps1 = 1e-30 if optax else float(xp.finfo(param.dtype).eps)
+    one_minus_beta2 = t**beta2_decay
+    alpha = max(eps2, _rms(param)) * (lr if optax else min(lr, 1 / t**0.5))
+    squared = g * g + eps1 if optax else g * g
+    axes = factored_axes(param.shape, convention=convention, min_dim_size_to_factor=min_dim_size_to_factor)
+    factors = {}
+    if axes is not None:
+        (j, i), row_var, col_var = axes, state["row_var"], state["col_var"]
+        row_var += one_minus_beta2 * (squared.mean(axis=j, keepdims=True) - row_var)
+        col_var += one_minus_beta2 * (squared.mean(axis=i, keepdims=True) - col_var)
+        row_mean = row_var.mean(axis=i, keepdims=True)
+        var_estimate = row_var * col_var / (row_mean if optax else xp.maximum(row_mean, eps1))
+        factors = {name: xp.ascontiguousarray(xp.broadcast_to(value, param.shape))
+                   for name, value in (("row_var", row_var), ("col_var", col_var), ("row_mean", row_mean))}
+    else:
+        variance = state["variance"]
+        var_estimate = variance + one_minus_beta2 * (squared - variance)  # the kernel writes it into the state
+    update = g / xp.sqrt(var_estimate if optax else xp.maximum(var_estimate, eps1 * eps1))
+    ADAFACTOR_KERNEL(
+        flags=dict(MAXIMIZE=maximize, OPTAX=optax, FACTORED=axes is not None),
+        g=grad, p=param, variance=state.get("variance"), **factors,
+        one_minus_beta2=one_minus_beta2, eps1=eps1,
+        decay=1 - (weight_decay if optax else lr * weight_decay),
+        step_size=alpha / max(1.0, _rms(update) / d),
+    )
+
+
 def adafactor(param, grad, state, **hyper) -> None:
-    """One Adafactor step (the reference on every backend: there is no fused kernel, see above)."""
-    adafactor_update(param, grad, state, **hyper)
+    """One Adafactor step: the fused kernel for GPU arrays (see ``kernels.use_fused``), else the reference."""
+    (adafactor_fused if use_fused(param) else adafactor_update)(param, grad, state, **hyper)
 
 
 def _epsilons(name: str, value):

@@ -12,13 +12,14 @@ the reference under this convention (1e-12, as tests/optim/test_kernels_cpu.py).
 """
 
 import inspect
+import sys
 
 import numpy as np
 import pytest
 
 import optimlab.optim as optim
 from optimlab import Parameter
-from optimlab.kernels import cpu_compiler_available
+from optimlab.kernels import ElementwiseKernel, cpu_compiler_available
 from optimlab.optim.variants import VARIANT_NAMES, VARIANTS
 from optimlab.verify import run_kernel_parity, run_torch_parity
 from optimlab.verify.oracle_cases import oracle_cases
@@ -86,7 +87,13 @@ def test_the_competing_convention_differs(name):
     assert max(relative_error(a, b) for a, b in zip(ours, theirs)) > 1000 * tolerance
 
 
-KERNEL_VARIANTS = [v.name for v in VARIANTS if getattr(getattr(optim, v.optimizer), "elementwise", False)]
+def _has_kernel(optimizer) -> bool:
+    """Whether the optimizer's module defines a fused kernel (as ``TorchCase.has_kernel``): elementwise
+    updates and those whose reductions run on the host before one kernel pass (Adafactor, LAMB, Muon)."""
+    return any(isinstance(value, ElementwiseKernel) for value in vars(sys.modules[optimizer.__module__]).values())
+
+
+KERNEL_VARIANTS = [v.name for v in VARIANTS if _has_kernel(getattr(optim, v.optimizer))]
 
 
 @pytest.mark.skipif(not cpu_compiler_available(), reason="needs a C++ compiler (g++)")
