@@ -81,9 +81,9 @@ def adafactor_init(param, *, convention="torch", min_dim_size_to_factor=128) -> 
     return {"step": 0, "row_var": xp.zeros(row_shape, param.dtype), "col_var": xp.zeros(col_shape, param.dtype)}
 
 
-def adafactor_update(param, grad, state, *, lr, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0, weight_decay=0.0,
-                     maximize=False, convention="torch", min_dim_size_to_factor=128) -> None:
-    """The NumPy/CuPy reference: one Adafactor step on ``param`` and ``state`` in place."""
+def _begin_step(param, grad, state, *, lr, beta2_decay, eps1, eps2, maximize, convention, min_dim_size_to_factor):
+    """What both forms of the step compute first (advancing ``state["step"]``): the signed gradient,
+    ε₁, 1 − β̂₂, the relative step size α, G² and the factored axes (``None``: unfactored)."""
     xp = get_array_module(param)
     state["step"] += 1
     t = state["step"]
@@ -93,17 +93,33 @@ def adafactor_update(param, grad, state, *, lr, beta2_decay=-0.8, eps1=None, eps
         eps1 = 1e-30 if optax else float(xp.finfo(param.dtype).eps)
     one_minus_beta2 = t**beta2_decay  # 1 − β̂₂ = t^τ
     rho = lr if optax else min(lr, 1 / t**0.5)  # ρ = min(η, 1/√t) (optax: η)
-    alpha = max(eps2, _rms(param)) * rho  # α = max(ε₂, RMS(θ)) ρ
-    if weight_decay != 0:
-        param *= 1 - (weight_decay if optax else lr * weight_decay)  # θ ← (1 − ηλ)θ (optax: (1 − λ)θ)
+    alpha = max(eps2, _rms(param)) * rho  # α = max(ε₂, RMS(θ)) ρ, before the decay
     squared = g * g + eps1 if optax else g * g  # G² (optax: G² + ε₁)
     axes = factored_axes(param.shape, convention=convention, min_dim_size_to_factor=min_dim_size_to_factor)
+    return g, optax, eps1, one_minus_beta2, alpha, squared, axes
+
+
+def _factored_estimate(squared, state, axes, one_minus_beta2, eps1, optax):
+    """Update the row and column statistics in place; return ``(V̂, mean_i R)``."""
+    xp = get_array_module(squared)
+    (j, i), row_var, col_var = axes, state["row_var"], state["col_var"]
+    row_var += one_minus_beta2 * (squared.mean(axis=j, keepdims=True) - row_var)  # R ← R + (1 − β̂₂)(mean_j G² − R)
+    col_var += one_minus_beta2 * (squared.mean(axis=i, keepdims=True) - col_var)  # C ← C + (1 − β̂₂)(mean_i G² − C)
+    row_mean = row_var.mean(axis=i, keepdims=True)
+    return row_var * col_var / (row_mean if optax else xp.maximum(row_mean, eps1)), row_mean  # V̂ = R C / max(mean_i R, ε₁)
+
+
+def adafactor_update(param, grad, state, *, lr, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0, weight_decay=0.0,
+                     maximize=False, convention="torch", min_dim_size_to_factor=128) -> None:
+    """The NumPy/CuPy reference: one Adafactor step on ``param`` and ``state`` in place."""
+    xp = get_array_module(param)
+    g, optax, eps1, one_minus_beta2, alpha, squared, axes = _begin_step(
+        param, grad, state, lr=lr, beta2_decay=beta2_decay, eps1=eps1, eps2=eps2, maximize=maximize,
+        convention=convention, min_dim_size_to_factor=min_dim_size_to_factor)
+    if weight_decay != 0:
+        param *= 1 - (weight_decay if optax else lr * weight_decay)  # θ ← (1 − ηλ)θ (optax: (1 − λ)θ)
     if axes is not None:
-        (j, i), row_var, col_var = axes, state["row_var"], state["col_var"]
-        row_var += one_minus_beta2 * (squared.mean(axis=j, keepdims=True) - row_var)  # R ← R + (1 − β̂₂)(mean_j G² − R)
-        col_var += one_minus_beta2 * (squared.mean(axis=i, keepdims=True) - col_var)  # C ← C + (1 − β̂₂)(mean_i G² − C)
-        row_mean = row_var.mean(axis=i, keepdims=True)
-        var_estimate = row_var * col_var / (row_mean if optax else xp.maximum(row_mean, eps1))  # V̂ = R C / max(mean_i R, ε₁)
+        var_estimate, _ = _factored_estimate(squared, state, axes, one_minus_beta2, eps1, optax)
     else:
         variance = state["variance"]
         variance += one_minus_beta2 * (squared - variance)  # V̂ ← V̂ + (1 − β̂₂)(G² − V̂)
@@ -141,25 +157,15 @@ def adafactor_fused(param, grad, state, *, lr, beta2_decay=-0.8, eps1=None, eps2
     of G² and RMS(U) (reductions) are computed first as in the reference; the factors are broadcast
     to the elements, the step sizes folded into scalars."""
     xp = get_array_module(param)
-    state["step"] += 1
-    t = state["step"]
-    g = -grad if maximize else grad
-    optax = convention == "optax"
-    if eps1 is None:
-        eps1 = 1e-30 if optax else float(xp.finfo(param.dtype).eps)
-    one_minus_beta2 = t**beta2_decay
-    alpha = max(eps2, _rms(param)) * (lr if optax else min(lr, 1 / t**0.5))
-    squared = g * g + eps1 if optax else g * g
-    axes = factored_axes(param.shape, convention=convention, min_dim_size_to_factor=min_dim_size_to_factor)
+    g, optax, eps1, one_minus_beta2, alpha, squared, axes = _begin_step(
+        param, grad, state, lr=lr, beta2_decay=beta2_decay, eps1=eps1, eps2=eps2, maximize=maximize,
+        convention=convention, min_dim_size_to_factor=min_dim_size_to_factor)
     factors = {}
     if axes is not None:
-        (j, i), row_var, col_var = axes, state["row_var"], state["col_var"]
-        row_var += one_minus_beta2 * (squared.mean(axis=j, keepdims=True) - row_var)
-        col_var += one_minus_beta2 * (squared.mean(axis=i, keepdims=True) - col_var)
-        row_mean = row_var.mean(axis=i, keepdims=True)
-        var_estimate = row_var * col_var / (row_mean if optax else xp.maximum(row_mean, eps1))
+        var_estimate, row_mean = _factored_estimate(squared, state, axes, one_minus_beta2, eps1, optax)
         factors = {name: xp.ascontiguousarray(xp.broadcast_to(value, param.shape))
-                   for name, value in (("row_var", row_var), ("col_var", col_var), ("row_mean", row_mean))}
+                   for name, value in (("row_var", state["row_var"]), ("col_var", state["col_var"]),
+                                       ("row_mean", row_mean))}
     else:
         variance = state["variance"]
         var_estimate = variance + one_minus_beta2 * (squared - variance)  # the kernel writes it into the state
