@@ -8,8 +8,9 @@ names as its NumPy reference. ``ElementwiseKernel`` turns that body into
 * a C++ loop compiled by the system compiler (``g++``) and called through ``ctypes`` when they are
   NumPy arrays, so that the very same source is exercised on machines without a GPU.
 
-Inside a body: ``T`` is the storage dtype of the arrays, ``C`` the compute type (``double`` for
-float64 storage, ``float`` otherwise), inputs are read-only values, outputs are references updated
+Inside a body: ``T`` is the storage dtype of the arrays (float16, bfloat16 from ``ml_dtypes``, which
+CuPy ≥ 14 also takes, float32 or float64), ``C`` the compute type (``double`` for float64 storage,
+``float`` otherwise: 16-bit storage is updated in float32, one rounding per stored value), inputs are read-only values, outputs are references updated
 in place, scalars are ``double``. Compile-time variants come from ``flags`` and are tested with
 ``#if FLAG``: one template per family, never a copy per variant. Use the C math functions that both
 compilers overload for float and double: ``sqrt``, ``fabs``, ``fmax``, ``fmin``, ``copysign``,
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from ml_dtypes import bfloat16
 
 from optimlab.backend import cupy_module, is_cupy_array
 
@@ -40,6 +42,28 @@ PREAMBLE = """\
 template <typename T> struct optimlab_compute { typedef float type; };
 template <> struct optimlab_compute<double> { typedef double type; };
 template <typename X> __device__ inline X optimlab_max(X a, X b) { return (a != a || a > b) ? a : b; }
+#ifndef __CUDACC__
+// The CPU's stand-in for CuPy's bfloat16: the high half of a float; from float rounded to nearest even
+// (a NaN stays a quiet NaN), to float exactly. No constructor from double: compute in C, not through
+// a double rounding.
+struct bfloat16 {
+  unsigned short bits;
+  bfloat16() = default;
+  bfloat16(float value) {
+    unsigned int u;
+    __builtin_memcpy(&u, &value, 4);
+    bits = (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u)
+                                           : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  }
+  bfloat16(double) = delete;
+  operator float() const {
+    unsigned int u = (unsigned int)bits << 16;
+    float value;
+    __builtin_memcpy(&value, &u, 4);
+    return value;
+  }
+};
+#endif
 """
 
 # The gradient as torch's optimizers read it, shared by the kernels whose decay is L2: negated under
@@ -49,7 +73,8 @@ C grad = MAXIMIZE ? -(C)g : (C)g;
 if (weight_decay != 0) grad += (C)weight_decay * (C)p;
 """
 
-_CPU_TYPES = {np.dtype(np.float16): "_Float16", np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+_CPU_TYPES = {np.dtype(np.float16): "_Float16", np.dtype(bfloat16): "bfloat16", np.dtype(np.float32): "float",
+              np.dtype(np.float64): "double"}
 # -ffp-contract=off: no fused multiply-adds, so the CPU form rounds like the NumPy reference.
 # -fno-math-errno: sqrt need not set errno, so the loop vectorises (3x faster measured; sqrt stays
 # correctly rounded, results unchanged).
@@ -231,7 +256,8 @@ class ElementwiseKernel:
     def _run_cpu(self, flag_values, arrays, scalars, n_in: int) -> None:
         dtype = arrays[0].dtype
         if dtype not in _CPU_TYPES:
-            raise TypeError(f"the CPU form of optimlab_{self.name} supports float16, float32 and float64, got {dtype}")
+            raise TypeError(f"the CPU form of optimlab_{self.name} supports float16, bfloat16, float32 and float64, "
+                            f"got {dtype}")
         for index, array in enumerate(arrays):
             if not array.flags.c_contiguous:
                 raise ValueError(f"the CPU form of optimlab_{self.name} needs C-contiguous arrays")
