@@ -11,14 +11,18 @@ statement lists over the same names as ``ElementwiseKernel`` bodies:
 * then each block array receives the NaN-propagating maximum of ``|carried|`` over the block (one
   carried value per block array, in order);
 * ``store`` runs for each element again, with the carried value restored and the block array
-  names now meaning the new maxima; it writes the codes.
+  names now meaning the new maxima; it writes the codes (tables and scalars stay readable).
 
-The per-block function is one piece of source shared by both forms: the CPU form (compiled by the
-system C++ compiler, as ``ElementwiseKernel``'s) runs blocks in parallel with OpenMP, the CUDA form
-(``cupy.RawKernel``) runs one block per GPU thread. That GPU layout reads each thread's block
-serially (uncoalesced); it is the simple form that keeps one source, not the fast one, and it has
-not been timed on a GPU yet. The carried values are held in a stack array of the block size (a
-compile-time constant: one build per block size, dtype and flags, cached).
+The math is one piece of source shared by both forms: the two bodies become the functions
+``optimlab_update`` and ``optimlab_store`` of one element, and each form is a scaffold around them.
+The CPU form (compiled by the system C++ compiler, as ``ElementwiseKernel``'s) runs blocks in
+parallel with OpenMP, each block's elements in turn. The CUDA form (``cupy.RawKernel``) runs one
+thread block of ``cuda_threads(B) = min(B, 256)`` threads per quantisation block: thread t takes
+elements ``start + t + k·threads`` (k < B/threads, so each warp reads consecutive elements), keeps
+its carried values in registers, and the block maximum is reduced by warp shuffles and shared memory
+(max is order-independent, so the result is the CPU form's bit for bit). The old scale is read into
+a register before the reduction's barrier and the new one written after it. One build per block
+size, dtype and flags (the per-thread arrays have compile-time sizes), cached.
 """
 
 from __future__ import annotations
@@ -35,10 +39,22 @@ from optimlab.kernels.elementwise import _CPU_TYPES, PARALLEL_MIN, PREAMBLE, bui
 _CUDA_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 # No FMA contraction (as the CPU form's -ffp-contract=off); NVRTC's division and sqrt are IEEE by default.
 CUDA_OPTIONS = ("--fmad=false",)
+MAX_GRID = 2**31 - 1  # CUDA's limit on gridDim.x: the GPU form handles up to this many blocks
+
+
+def cuda_threads(blocksize: int) -> int:
+    """Threads per CUDA block for quantisation blocks of ``blocksize``: min(B, 256), whole warps.
+    256 threads (8 warps) keep several blocks resident per SM; a larger B gives each thread
+    B/256 elements (16 at B = 4096), which stay in registers and add independent work."""
+    threads = min(blocksize, 256)
+    if threads % 32 or blocksize % threads:
+        raise ValueError(f"the GPU form needs a block size that is a multiple of 32 (of 256 above 256), "
+                         f"got blocksize={blocksize}")
+    return threads
 
 
 def _indent(body: str) -> str:
-    return "\n".join(line if line.startswith("#") else "      " + line for line in body.strip().splitlines())
+    return "\n".join(line if line.startswith("#") else "    " + line for line in body.strip().splitlines())
 
 
 @dataclass(frozen=True)
@@ -67,65 +83,105 @@ class BlockwiseKernel:
         on = [f.lower() for f, v in zip(self.flags, flag_values) if v]
         return "_".join(["optimlab", self.name, *on, f"b{blocksize}"])
 
-    def _signature(self, ctype: str) -> str:
-        args = [f"const {ctype}* {n}_ptr" for n in self.inputs] + [f"{ctype}* {n}_ptr" for n in self.outputs]
-        args += [f"unsigned char* {n}_ptr" for n in self.codes] + [f"float* {n}_ptr" for n in self.block_arrays]
-        args += [f"const float* {n}" for n in self.tables] + [f"double {s}" for s in self.scalars]
-        return ", ".join(["long long n", *args])
+    def _arguments(self, ctype: str) -> list[tuple[str, str]]:
+        """(declaration, name) of each kernel argument after ``n``, in the order ``__call__`` passes them."""
+        return ([(f"const {ctype}* {n}_ptr", f"{n}_ptr") for n in self.inputs]
+                + [(f"{ctype}* {n}_ptr", f"{n}_ptr") for n in self.outputs]
+                + [(f"unsigned char* {n}_ptr", f"{n}_ptr") for n in self.codes]
+                + [(f"float* {n}_ptr", f"{n}_ptr") for n in self.block_arrays]
+                + [(f"const float* {n}", n) for n in self.tables] + [(f"double {s}", s) for s in self.scalars])
 
-    def _block_function(self, flag_values: tuple[bool, ...], blocksize: int, ctype: str) -> str:
-        """The per-block function both forms call: ``optimlab_block(b, n, ...)`` updates block b."""
+    def _signature(self, ctype: str) -> str:
+        return ", ".join(["long long n", *(declaration for declaration, _ in self._arguments(ctype))])
+
+    def _element_arguments(self, ctype: str) -> list[tuple[str, str]]:
+        """The arguments the element functions take after ``i``: all but the block arrays."""
+        blockwise = {f"{a}_ptr" for a in self.block_arrays}
+        return [(declaration, name) for declaration, name in self._arguments(ctype) if name not in blockwise]
+
+    def _element_functions(self, flag_values: tuple[bool, ...], ctype: str) -> str:
+        """The math both forms share: ``optimlab_update(i, ..., old scales, &carried)`` and
+        ``optimlab_store(i, ..., new maxima, carried)``, the two bodies applied to element i."""
         defines = "".join(f"#define {f} {int(v)}\n" for f, v in zip(self.flags, flag_values))
         defines += "".join(f"#define {f} {int(v)}\n" for f, v in self.fixed)
-        loads = "".join(f"    const T {n} = {n}_ptr[i];\n" for n in self.inputs)
-        loads += "".join(f"    T& {n} = {n}_ptr[i];\n" for n in self.outputs)
-        loads += "".join(f"    unsigned char& {n} = {n}_ptr[i];\n" for n in self.codes)
-        carried_arrays = "".join(f"  float {c}_block[{blocksize}];\n" for c in self.carried)
-        old_scales = "".join(f"    const float {a} = {a}_ptr[b];\n" for a in self.block_arrays)
-        declare = "".join(f"    float {c};\n" for c in self.carried)
-        keep = "".join(
-            f"    {c}_block[i - start] = {c};\n    {a}_new = optimlab_max((float)fabs({c}), {a}_new);\n"
-            for c, a in zip(self.carried, self.block_arrays)
-        )
-        maxima = "".join(f"  float {a}_new = 0.0f;\n" for a in self.block_arrays)
-        new_scales = "".join(f"    const float {a} = {a}_new;\n" for a in self.block_arrays)
-        restore = "".join(f"    const float {c} = {c}_block[i - start];\n" for c in self.carried)
-        write_scales = "".join(f"  {a}_ptr[b] = {a}_new;\n" for a in self.block_arrays)
+        codes = "".join(f"  unsigned char& {n} = {n}_ptr[i];\n" for n in self.codes)
+        loads = "".join(f"  const T {n} = {n}_ptr[i];\n" for n in self.inputs)
+        loads += "".join(f"  T& {n} = {n}_ptr[i];\n" for n in self.outputs) + codes
+        head = ", ".join(["long long i", *(declaration for declaration, _ in self._element_arguments(ctype)),
+                          *(f"const float {a}" for a in self.block_arrays)])
+
+        def function(name: str, carried: list[str], loads: str, body: str) -> str:
+            return (f"__device__ inline void optimlab_{name}({head}, {', '.join(carried)}) {{\n"
+                    + loads + "  {\n" + _indent(body) + "\n  }\n}\n")
+
         return (
             PREAMBLE + defines + f"typedef {ctype} T;\ntypedef optimlab_compute<T>::type C;\n" + self.helpers
-            + f"__device__ void optimlab_block(long long b, {self._signature(ctype)}) {{\n"
-            + f"  const long long start = b * {blocksize};\n"
-            + f"  const long long stop = start + {blocksize} < n ? start + {blocksize} : n;\n"
-            + carried_arrays + maxima
-            + "  for (long long i = start; i < stop; ++i) {\n" + loads + old_scales + declare
-            + "    {\n" + _indent(self.update) + "\n    }\n" + keep + "  }\n"
-            + "  for (long long i = start; i < stop; ++i) {\n" + loads + new_scales + restore
-            + "    {\n" + _indent(self.store) + "\n    }\n  }\n"
-            + write_scales + "}\n"
+            + function("update", [f"float& {c}" for c in self.carried], loads, self.update)
+            + function("store", [f"const float {c}" for c in self.carried], codes, self.store)
         )
 
-    def _call_names(self) -> str:
-        return ", ".join(["n", *(f"{n}_ptr" for n in (*self.inputs, *self.outputs, *self.codes, *self.block_arrays)),
-                          *self.tables, *self.scalars])
+    def _passes(self, per_thread: int, index: str) -> tuple[str, str, str]:
+        """One block's scaffold for a thread taking ``per_thread`` elements ``i = index`` (k = 0, 1, ...):
+        the declarations (old scales ``<array>_old``, running maxima ``<array>_new``, carried values
+        ``<carried>_k[k]``), the update pass and the store pass (run once the maxima are the block's)."""
+        names = ", ".join(["i", *(name for _, name in self._element_arguments("T"))])
+        carried = ", ".join(f"{c}_k[k]" for c in self.carried)
+        old = ", ".join(f"{a}_old" for a in self.block_arrays)
+        new = ", ".join(f"{a}_new" for a in self.block_arrays)
+        loop = f"  for (int k = 0; k < {per_thread}; ++k) {{\n    const long long i = {index};\n"
+        loop += "    if (i >= n) break;  // the last block may be short\n"
+        declarations = "".join(f"  const float {a}_old = {a}_ptr[b];\n  float {a}_new = 0.0f;\n"
+                               for a in self.block_arrays)
+        declarations += "".join(f"  float {c}_k[{per_thread}];\n" for c in self.carried)
+        maxima = "".join(f"    {a}_new = optimlab_max((float)fabs({c}_k[k]), {a}_new);\n"
+                         for a, c in zip(self.block_arrays, self.carried))
+        update = loop + f"    optimlab_update({names}, {old}, {carried});\n" + maxima + "  }\n"
+        store = loop + f"    optimlab_store({names}, {new}, {carried});\n  }}\n"
+        return declarations, update, store
+
+    def _write_scales(self, indent: str) -> str:
+        return "".join(f"{indent}{a}_ptr[b] = {a}_new;\n" for a in self.block_arrays)
 
     def cpu_source(self, flag_values: tuple[bool, ...], blocksize: int, ctype: str) -> str:
-        """The C++ translation unit of the CPU form: OpenMP over the blocks."""
+        """The C++ translation unit of the CPU form: OpenMP over the blocks, a block's elements in turn."""
+        declarations, update, store = self._passes(blocksize, "start + k")
         return (
-            "#include <cmath>\nusing namespace std;\n#define __device__\n"
-            + self._block_function(flag_values, blocksize, ctype)
+            "#include <cmath>\nusing namespace std;\n#define __device__\n" + self._element_functions(flag_values, ctype)
+            + f"static void optimlab_block(long long b, {self._signature(ctype)}) {{\n"
+            + f"  const long long start = b * {blocksize};\n" + declarations + update + store
+            + self._write_scales("  ") + "}\n"
             + f'extern "C" void {self.kernel_name(flag_values, blocksize)}({self._signature(ctype)}) {{\n'
             + f"  const long long blocks = (n + {blocksize} - 1) / {blocksize};\n"
             + f"  #pragma omp parallel for schedule(static) if(n >= {PARALLEL_MIN})\n"
-            + f"  for (long long b = 0; b < blocks; ++b) optimlab_block(b, {self._call_names()});\n}}\n"
+            + f"  for (long long b = 0; b < blocks; ++b) optimlab_block(b, n, "
+            + ", ".join(name for _, name in self._arguments(ctype)) + ");\n}\n"
         )
 
     def cuda_source(self, flag_values: tuple[bool, ...], blocksize: int, ctype: str) -> str:
-        """The CUDA translation unit of the GPU form: one GPU thread per block."""
+        """The CUDA translation unit of the GPU form: one thread block per quantisation block."""
+        threads = cuda_threads(blocksize)
+        declarations, update, store = self._passes(blocksize // threads, f"start + threadIdx.x + k * {threads}")
+        reduce = "".join(f"  {a}_new = optimlab_block_max({a}_new, warp_max[{j}]);\n"
+                         for j, a in enumerate(self.block_arrays))
         return (
-            self._block_function(flag_values, blocksize, ctype)
-            + f'extern "C" __global__ void {self.kernel_name(flag_values, blocksize)}({self._signature(ctype)}) {{\n'
-            + "  const long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n"
-            + f"  if (b < (n + {blocksize} - 1) / {blocksize}) optimlab_block(b, {self._call_names()});\n}}\n"
+            self._element_functions(flag_values, ctype)
+            + "// The NaN-propagating maximum over the thread block, returned to every thread: shuffles\n"
+            + "// within each warp, then the warps' maxima through shared memory.\n"
+            + "__device__ inline float optimlab_block_max(float x, float* warp_max) {\n"
+            + "  for (int lane = 16; lane > 0; lane >>= 1)\n"
+            + "    x = optimlab_max(__shfl_xor_sync(0xffffffffu, x, lane), x);\n"
+            + "  if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = x;\n"
+            + "  __syncthreads();\n"
+            + f"  for (int w = 0; w < {threads // 32}; ++w) x = optimlab_max(warp_max[w], x);\n"
+            + "  return x;\n}\n"
+            + f'extern "C" __global__ void __launch_bounds__({threads}) '
+            + f"{self.kernel_name(flag_values, blocksize)}({self._signature(ctype)}) {{\n"
+            + f"  __shared__ float warp_max[{len(self.block_arrays)}][{threads // 32}];\n"
+            + f"  const long long b = blockIdx.x, start = b * {blocksize};\n"
+            + declarations + "  #pragma unroll\n" + update
+            + "  // Every thread has read the old scales above; the barriers in here order the writes below.\n"
+            + reduce + "  #pragma unroll\n" + store
+            + "  if (threadIdx.x == 0) {\n" + self._write_scales("    ") + "  }\n}\n"
         )
 
     def __call__(self, *, blocksize: int, flags: dict | None = None, **values) -> None:
@@ -193,7 +249,11 @@ class BlockwiseKernel:
         dtype = arrays[0].dtype
         if dtype not in _CUDA_TYPES:
             raise TypeError(f"the GPU form of optimlab_{self.name} supports float32 and float64, got {dtype}")
-        threads = 128
         blocks = -(-n // blocksize)
+        if blocks > MAX_GRID:
+            raise ValueError(f"the GPU form of optimlab_{self.name} handles at most {MAX_GRID} blocks, "
+                             f"got {n} elements in blocks of {blocksize}")
+        if blocks == 0:
+            return
         kernel = self._cuda_kernel(flag_values, blocksize, _CUDA_TYPES[dtype])
-        kernel((-(-blocks // threads),), (threads,), (np.int64(n), *arrays, *[np.float64(s) for s in scalars]))
+        kernel((blocks,), (cuda_threads(blocksize),), (np.int64(n), *arrays, *[np.float64(s) for s in scalars]))

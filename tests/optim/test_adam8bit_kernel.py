@@ -87,13 +87,16 @@ def test_a_broken_kernel_body_fails():
         adam8bit_module.ADAM8BIT_KERNEL = original
 
 
-def test_the_cuda_form_is_the_same_block_function():
-    """The GPU source differs from the CPU source only in its entry point (one thread per block)."""
+def test_both_forms_are_scaffolds_around_the_same_element_functions():
+    """The math (the update and store bodies as functions of one element) is one piece of source that
+    the CPU source contains and the CUDA source starts with; neither holds another copy of a body."""
+    shared = ADAM8BIT_KERNEL._element_functions((True,), "float")
     cpu = ADAM8BIT_KERNEL.cpu_source((True,), 256, "float")
     cuda = ADAM8BIT_KERNEL.cuda_source((True,), 256, "float")
-    shared = ADAM8BIT_KERNEL._block_function((True,), 256, "float")
     assert shared in cpu and cuda.startswith(shared)
-    assert "__global__ void optimlab_adam8bit_decoupled_b256" in cuda
+    for line in ("exp_avg_codes = optimlab_quantise(", "p = (T)(param - (C)step_size"):
+        assert shared.count(line) == cpu.count(line) == cuda.count(line) == 1, line
+    assert "__global__ void __launch_bounds__(256) optimlab_adam8bit_decoupled_b256(" in cuda
 
 
 def test_wrong_arrays_are_rejected_naming_them():
