@@ -20,6 +20,8 @@ def test_cpu_benchmark_runs_and_reports_every_implementation(tmp_path):
     assert "copy bandwidth measured in the same run" in text
     assert "- optimlab flat, NumPy reference / torch foreach: " in text
     assert "- optimlab flat, fused kernel / torch fused: " in text
+    assert "| optimlab flat, fused kernel, bfloat16 | " in text and "| 14.00 |" in text
+    assert "- bfloat16: optimlab flat, fused kernel / torch fused: " in text
     assert "logical cores" in text and "load average" in text
 
 

@@ -128,20 +128,23 @@ def test_16bit_adam_kernel_matches_torch_fused(name, config, storage):
                 assert np.max(np.abs(mine - torch_value)) <= 2 * unit_roundoff * np.max(np.abs(torch_value))
 
 
-def test_bfloat16_storage_rounds_like_ml_dtypes():
-    """The CPU form's bfloat16 (loads exact, stores rounded to nearest even, NaN kept) against
-    ml_dtypes' conversion: the product of two bfloat16 values is exact in float32, so storing it
-    exercises the rounding, ties included, over 10⁶ random bit patterns (subnormals, infinities, NaNs)."""
+@pytest.mark.parametrize("storage", HALF_TYPES)
+def test_16bit_storage_converts_like_numpy(storage):
+    """The CPU form's float16 and bfloat16 (loads exact, stores rounded to nearest even, NaN kept)
+    against NumPy's and ml_dtypes' conversions: the product of two 16-bit values is exact in float32
+    (at most 22 significant bits, exponents within float32's normal range), so storing it exercises
+    the rounding, ties included, over 10⁶ random bit patterns (subnormals, infinities, NaNs)."""
     from optimlab.kernels import ElementwiseKernel
 
-    product = ElementwiseKernel(name="bf16_product", inputs=("a", "b"), outputs=("out",), scalars=(),
+    dtype, _ = HALF_TYPES[storage]
+    product = ElementwiseKernel(name="half_product", inputs=("a", "b"), outputs=("out",), scalars=(),
                                 body="out = (T)((C)a * (C)b);")
     rng = np.random.default_rng(0)
-    a, b = (rng.integers(0, 1 << 16, 1_000_000, dtype=np.uint16).view(bfloat16) for _ in range(2))
+    a, b = (rng.integers(0, 1 << 16, 1_000_000, dtype=np.uint16).view(dtype) for _ in range(2))
     out = np.zeros_like(a)
     product(a=a, b=b, out=out)
     with np.errstate(all="ignore"):  # inf · 0 and overflow are among the cases
-        expected = (a.astype(np.float32) * b.astype(np.float32)).astype(bfloat16)
+        expected = (a.astype(np.float32) * b.astype(np.float32)).astype(dtype)
     nan = np.isnan(expected.astype(np.float32))
     assert np.array_equal(np.isnan(out.astype(np.float32)), nan)
     assert np.array_equal(out.view(np.uint16)[~nan], expected.view(np.uint16)[~nan])
