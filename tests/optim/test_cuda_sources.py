@@ -1,5 +1,7 @@
-"""The CUDA source of the block-wise 8-bit Adam kernel compiles, for every variant the optimizer can ask
-for: float and double storage, every flag combination, every block size in ``BLOCK_SIZES``.
+"""The CUDA sources compile: the block-wise 8-bit Adam kernel for every variant the optimizer can ask
+for (float and double storage, every flag combination, every block size in ``BLOCK_SIZES``), and
+every elementwise kernel body for every flag combination in float, double, half and bfloat16
+storage (a body that g++ accepts but nvcc does not, say one using ``long double``, fails here).
 
 A compile check only: nothing here runs on a GPU (``test_kernels_gpu.py`` compares the results with
 the reference where one exists). It needs ``nvcc`` and skips cleanly without it, as on CI, which has
@@ -49,3 +51,61 @@ def test_more_blocks_than_a_cuda_grid_holds_are_refused_before_launching():
     n = (MAX_GRID + 1) * 64
     with pytest.raises(ValueError, match=f"at most {MAX_GRID} blocks, got {n} elements in blocks of 64"):
         ADAM8BIT_KERNEL._run_cuda((True,), 64, [np.zeros(1, np.float32)], [], n)
+
+
+def _elementwise_kernels() -> list:
+    """Every ElementwiseKernel an optimizer module defines."""
+    import importlib
+    import pkgutil
+
+    import optimlab.optim
+    from optimlab.kernels import ElementwiseKernel
+
+    found = {}
+    for info in pkgutil.iter_modules(optimlab.optim.__path__):
+        for value in vars(importlib.import_module(f"optimlab.optim.{info.name}")).values():
+            if isinstance(value, ElementwiseKernel):
+                found[value.name] = value
+    return [found[name] for name in sorted(found)]
+
+
+CUDA_STORAGE = ("float", "double", "__half", "__nv_bfloat16")
+
+
+def elementwise_cuda_source(kernel) -> str:
+    """Every flag combination of ``kernel``'s body in a minimal CUDA wrapper (one thread per element,
+    as ``cupy.ElementwiseKernel`` runs it), instantiated for each storage type in ``CUDA_STORAGE``.
+    CuPy's own wrapper and its float16/bfloat16 classes differ in detail; CUDA's __half and
+    __nv_bfloat16 convert to and from float the same way."""
+    from optimlab.kernels.elementwise import PREAMBLE
+
+    parts = ["#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n", PREAMBLE]
+    for flag_values in itertools.product((False, True), repeat=len(kernel.flags)):
+        inputs, outputs = kernel.arrays(flag_values)
+        name = kernel.kernel_name(flag_values)
+        args = ["long long n", *(f"const T* {a}_ptr" for a in inputs), *(f"T* {a}_ptr" for a in outputs),
+                *(f"double {s}" for s in kernel.scalars)]
+        parts += [f"#undef {f}\n#define {f} {int(v)}\n" for f, v in zip(kernel.flags, flag_values)]
+        parts.append(
+            f"template <typename T> __global__ void {name}({', '.join(args)}) {{\n"
+            "  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n  if (i >= n) return;\n"
+            + "".join(f"  const T {a} = {a}_ptr[i];\n" for a in inputs)
+            + "".join(f"  T& {a} = {a}_ptr[i];\n" for a in outputs)
+            + "  {\n  typedef typename optimlab_compute<T>::type C;\n" + kernel.body + "\n  }\n}\n"
+            + f"const void* const* instantiate_{name}() {{\n  static const void* kernels[] = {{"
+            + ", ".join(f"(const void*){name}<{t}>" for t in CUDA_STORAGE) + "};\n  return kernels;\n}\n"
+        )
+    return "".join(parts)
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc (CUDA toolkit); a compile check only")
+@pytest.mark.parametrize("kernel", _elementwise_kernels(), ids=lambda k: k.name)
+def test_every_elementwise_body_compiles_as_cuda(tmp_path, kernel):
+    """Each optimizer's kernel body, every flag combination, in float, double, half and bfloat16
+    storage, compiles with nvcc without errors or warnings (the CPU tests check its arithmetic)."""
+    (tmp_path / "kernel.cu").write_text(elementwise_cuda_source(kernel))
+    result = subprocess.run(["nvcc", "-arch=sm_90", "--ptx", "kernel.cu", "-o", "kernel.ptx"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert (tmp_path / "kernel.ptx").read_text().count(".entry ") == 2 ** len(kernel.flags) * len(CUDA_STORAGE)
