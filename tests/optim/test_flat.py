@@ -59,6 +59,28 @@ def test_flat_steps_are_bit_identical(case, fused):
         assert all(np.shares_memory(v, buffer.state[k]) for k, v in flat.state[p].items() if isinstance(v, np.ndarray))
 
 
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_16bit_flat_steps_through_the_kernel_are_bit_identical(case):
+    """bfloat16 parameters beside float32 ones in one group: one flat buffer per dtype, each stepped
+    by the kernel (float32 arithmetic, one rounding per stored value) exactly as per tensor."""
+    from ml_dtypes import bfloat16
+
+    problem = TrajectoryProblem(seed=3)
+    storage = [bfloat16 if index % 2 == 0 else np.float32 for index in range(len(problem.initial))]
+    plain_params, flat_params = ([Parameter(x.astype(t)) for x, t in zip(problem.initial, storage)] for _ in range(2))
+    plain, flat = case.ours(plain_params, **case.config), case.ours(flat_params, **case.config).flatten()
+    assert sorted(str(b.data.dtype) for b in flat._flat_buffers) == ["bfloat16", "float32"]
+    with cpu_kernels():
+        for step in range(STEPS):
+            for params in (plain_params, flat_params):
+                grads = problem.grads([p.data.astype(np.float64) for p in params], step)
+                for p, g, t in zip(params, grads, storage):
+                    p.grad = g.astype(t)
+            plain.step()
+            flat.step()
+            _assert_identical(plain_params, plain, flat_params, flat)
+
+
 def test_missing_gradient_falls_back_and_stays_correct():
     problem = TrajectoryProblem(seed=4)
     case = next(c for c in CASES if c.name == "Adam")
