@@ -16,8 +16,16 @@ in place, scalars are ``double``. Compile-time variants come from ``flags`` and 
 compilers overload for float and double: ``sqrt``, ``fabs``, ``fmax``, ``fmin``, ``copysign``,
 ``pow``, ``exp``, and ``optimlab_max`` (NaN-propagating like ``numpy.maximum``). An array that
 exists only in some variants is listed in ``requires`` with the flag that switches it on (``"!FLAG"``:
-the flag that switches it off). Kernels are
-built once per (flags, dtype) and cached.
+the flag that switches it off).
+
+An input may have any shape that *broadcasts* to the outputs' (NumPy's rules: Adafactor's row and
+column statistics, ``(..., n, 1)`` and ``(..., 1, m)`` against ``(..., n, m)``); the outputs all have
+that shape. CuPy broadcasts by itself. The CPU form compiles a second loop for each broadcast pattern:
+the outputs' axes of size 1 dropped and neighbours merged where possible, it runs over tiles of at
+most ``BROADCAST_TILE`` elements of one row, and reads a broadcast input at its row's offset (from
+its element strides, 0 along broadcast axes), plus the column when it varies along the last axis;
+the loop for inputs of the outputs' shape is unchanged. Kernels are built once per (flags, dtype,
+broadcast pattern) and cached.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import contextlib
 import ctypes
 import functools
 import hashlib
+import math
 import os
 import shutil
 import subprocess
@@ -102,6 +111,7 @@ _CPU_TYPES = {np.dtype(np.float16): "float16", np.dtype(bfloat16): "bfloat16", n
 CPU_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "--param", "max-unswitch-insns=1000",
              "-fopenmp", "-fPIC", "-shared", "-std=c++14")
 PARALLEL_MIN = 1 << 16  # below this many elements, threads cost more than they save
+BROADCAST_TILE = 1 << 12  # elements of one row a thread takes at a time when inputs are broadcast
 
 
 _fused_on_cpu = False
@@ -163,23 +173,30 @@ def build_cpu_library(source: str, stem: str, what: str) -> ctypes.CDLL:
     return ctypes.CDLL(str(library))
 
 
-@dataclass(frozen=True)
-class ElementwiseKernel:
-    """A fused elementwise update (see the module docstring).
+def _broadcast_loop(shape: tuple[int, ...], inputs) -> tuple[list[int], list[list[int]]]:
+    """The loop over ``shape`` for the broadcast ``inputs`` (C-contiguous): its axes of size 1
+    dropped and neighbouring axes merged where every input is contiguous across them, and each
+    input's element strides along those axes (0 where it is broadcast)."""
+    dims: list[int] = []
+    strides: list[list[int]] = [[] for _ in inputs]
+    padded = [(1,) * (len(shape) - a.ndim) + tuple(a.shape) for a in inputs]
+    for axis, size in enumerate(shape):
+        if size == 1:
+            continue
+        here = [0 if s[axis] == 1 else math.prod(s[axis + 1 :]) for s in padded]
+        if dims and all(st[-1] == h * size for st, h in zip(strides, here)):
+            dims[-1] *= size
+            for st, h in zip(strides, here):
+                st[-1] = h
+        else:
+            dims.append(size)
+            for st, h in zip(strides, here):
+                st.append(h)
+    return dims, strides
 
-    ``name``: kernel name without the ``optimlab_`` prefix; ``inputs``: read-only arrays;
-    ``outputs``: arrays updated in place; ``scalars``: double scalars folded on the host;
-    ``flags``: names of the compile-time switches the body tests with ``#if``; ``requires``:
-    ``(array, flag)`` pairs for arrays that take part only when ``flag`` is on (``"!FLAG"``: off).
-    """
 
-    name: str
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    scalars: tuple[str, ...]
-    body: str
-    flags: tuple[str, ...] = ()
-    requires: tuple[tuple[str, str], ...] = ()
+class _Kernel:
+    """What the kernels share: variants, argument checks, the CPU loop."""
 
     def arrays(self, flag_values: tuple[bool, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The (inputs, outputs) that take part in the variant ``flag_values``."""
@@ -189,8 +206,16 @@ class ElementwiseKernel:
         active = lambda names: tuple(n for n in names if n not in needs or wanted(needs[n]))  # noqa: E731
         return active(self.inputs), active(self.outputs)
 
-    def __call__(self, *, flags: dict | None = None, **values) -> None:
-        """Run the update in place: ``kernel(flags={...}, g=..., p=..., lr=...)``."""
+    def kernel_name(self, flag_values: tuple[bool, ...]) -> str:
+        on = [f.lower() for f, v in zip(self.flags, flag_values) if v]
+        return "_".join(["optimlab", self.name, *on])
+
+    def _defines(self, flag_values: tuple[bool, ...]) -> str:
+        return "".join(f"#define {f} {int(v)}\n" for f, v in zip(self.flags, flag_values))
+
+    def _arguments(self, flags: dict | None, values: dict):
+        """Check a call's flags and arrays; return the variant, the number of inputs, the arrays (inputs
+        first), the scalars and the shape of the loop (the outputs')."""
         flags = dict(flags or {})
         unknown = set(flags) - set(self.flags)
         if unknown:
@@ -202,31 +227,141 @@ class ElementwiseKernel:
             raise TypeError(f"kernel optimlab_{self.name} is missing arguments {missing}")
         arrays = [values[n] for n in (*inputs, *outputs)]
         scalars = [float(values[s]) for s in self.scalars]
-        reference = arrays[0]
-        for name, array in zip((*inputs, *outputs), arrays):
-            if array.dtype != reference.dtype or array.shape != reference.shape:
-                raise ValueError(
-                    f"kernel optimlab_{self.name}: array {name!r} has {array.dtype}{tuple(array.shape)}, "
-                    f"expected {reference.dtype}{tuple(reference.shape)}"
-                )
-        if is_cupy_array(reference):
-            kernel = self._cupy_kernel(flag_values)
-            kernel(*arrays[: len(inputs)], *scalars, *arrays[len(inputs) :])
+        reference = arrays[len(inputs)]
+        shape = tuple(reference.shape)
+        for index, (name, array) in enumerate(zip((*inputs, *outputs), arrays)):
+            fits = tuple(array.shape) == shape or (index < len(inputs) and _broadcasts(array.shape, shape))
+            if array.dtype != reference.dtype or not fits:
+                expected = f"{reference.dtype}{shape}" + (" or a shape that broadcasts to it" if index < len(inputs) else "")
+                raise ValueError(f"kernel optimlab_{self.name}: array {name!r} has {array.dtype}{tuple(array.shape)}, "
+                                 f"expected {expected}")
+        return flag_values, len(inputs), arrays, scalars, shape
+
+    def _cpu_loop(self, flag_values, ctype: str, steps: tuple, statement: str) -> str:
+        """A C++ function looping ``statement`` over the elements, with each array's element loaded
+        under its name (outputs as references). ``steps``, per input: ``None`` when it has every
+        element, else 0 or 1, how far it advances along the loop's last axis (broadcast inputs are
+        read at ``offset[k]`` of their row, from the ``shape`` and ``strides`` arguments)."""
+        inputs, outputs = self.arrays(flag_values)
+        broadcast = [n for n, step in zip(inputs, steps) if step is not None]
+        index = {n: "i" if step is None else f"offset[{broadcast.index(n)}]" + (" + j" if step else "")
+                 for n, step in zip(inputs, steps)}
+        args = ["long long n"] + (["int ndim", "const long long* shape", "const long long* strides"] if broadcast else [])
+        args += [f"const {ctype}* {n}_ptr" for n in inputs] + [f"{ctype}* {n}_ptr" for n in outputs]
+        args += [f"double {s}" for s in self.scalars]
+        loads = "".join(f"    const T {n} = {n}_ptr[{index[n]}];\n" for n in inputs)
+        loads += "".join(f"    T& {n} = {n}_ptr[i];\n" for n in outputs)
+        pragma = f"  #pragma omp parallel for schedule(static) if(n >= {PARALLEL_MIN})\n"
+        if not broadcast:
+            loop = pragma + "  for (long long i = 0; i < n; ++i) {\n" + loads + statement + "  }\n"
+        else:  # tiles of up to BROADCAST_TILE elements of one row; each finds its row's offsets first
+            loop = (
+                f"  const long long inner = shape[ndim - 1], tiles = (inner + {BROADCAST_TILE - 1}) / {BROADCAST_TILE};\n"
+                + pragma
+                + "  for (long long tile = 0; tile < n / inner * tiles; ++tile) {\n"
+                + f"    const long long row = tile / tiles, start = tile % tiles * {BROADCAST_TILE};\n"
+                + f"    const long long stop = start + {BROADCAST_TILE} < inner ? start + {BROADCAST_TILE} : inner;\n"
+                + f"    long long offset[{len(broadcast)}] = {{0}};\n"
+                + "    for (long long rest = row, axis = ndim - 2; axis >= 0; rest /= shape[axis], --axis)\n"
+                + f"      for (int k = 0; k < {len(broadcast)}; ++k) offset[k] += rest % shape[axis] * strides[k * ndim + axis];\n"
+                + "    for (long long j = start; j < stop; ++j) {\n    const long long i = row * inner + j;\n"
+                + loads + statement + "  }\n  }\n"
+            )
+        return (
+            f'extern "C" void {self._cpu_name(flag_values, steps)}({", ".join(args)}) {{\n'
+            + f"  typedef {ctype} T;\n" + loop + "}\n"
+        )
+
+    def _cpu_header(self, flag_values: tuple[bool, ...]) -> str:
+        return "#include <cmath>\nusing namespace std;\n#define __device__\n" + PREAMBLE + self._defines(flag_values)
+
+    def _cpu_name(self, flag_values, steps: tuple) -> str:
+        """The CPU function's name: a variant with broadcast inputs is a function of its own, named by
+        each input's step (``x`` every element, ``0``/``1`` broadcast)."""
+        if all(step is None for step in steps):
+            return self.kernel_name(flag_values)
+        return self.kernel_name(flag_values) + "_broadcast_" + "".join("x" if s is None else str(s) for s in steps)
+
+    @functools.lru_cache(maxsize=None)
+    def _cpu_function(self, flag_values: tuple[bool, ...], ctype: str, steps: tuple):
+        name = self._cpu_name(flag_values, steps)
+        library = build_cpu_library(self.cpu_source(flag_values, ctype, steps), f"{name}_{ctype}", f"optimlab_{self.name}")
+        function = getattr(library, name)
+        pointer = ctypes.c_void_p
+        n_arrays = sum(map(len, self.arrays(flag_values)))
+        broadcast = [ctypes.c_int, pointer, pointer] if any(step is not None for step in steps) else []
+        function.argtypes = ([ctypes.c_longlong] + broadcast + [pointer] * n_arrays
+                             + [ctypes.c_double] * len(self.scalars))
+        function.restype = None
+        return function
+
+    def _run_cpu(self, flag_values, arrays, scalars, n_in: int, shape: tuple[int, ...]):
+        dtype = arrays[0].dtype
+        if dtype not in _CPU_TYPES:
+            raise TypeError(f"the CPU form of optimlab_{self.name} supports float16, bfloat16, float32 and float64, "
+                            f"got {dtype}")
+        for index, array in enumerate(arrays):
+            if not array.flags.c_contiguous:
+                raise ValueError(f"the CPU form of optimlab_{self.name} needs C-contiguous arrays")
+            if index >= n_in and not array.flags.writeable:
+                raise ValueError(f"the CPU form of optimlab_{self.name} cannot write a read-only array")
+        n = math.prod(shape)
+        if n == 0:
+            return
+        broadcast = [a for a in arrays[:n_in] if a.size != n]
+        dims, strides = _broadcast_loop(shape, broadcast)
+        step = iter(s[-1] for s in strides)
+        steps = tuple(None if a.size == n else next(step) for a in arrays[:n_in])
+        function = self._cpu_function(flag_values, _CPU_TYPES[dtype], steps)
+        layout = []
+        if broadcast:
+            dims, strides = np.array(dims, np.int64), np.array(strides, np.int64)
+            layout = [len(dims), dims.ctypes.data, strides.ctypes.data]
+        function(n, *layout, *[a.ctypes.data for a in arrays], *scalars)
+
+
+def _indent(body: str, spaces: int) -> str:
+    """``body`` indented by ``spaces``, its preprocessor lines left at the margin."""
+    return "\n".join(line if line.startswith("#") else " " * spaces + line for line in body.splitlines())
+
+
+def _broadcasts(shape, target) -> bool:
+    """Whether ``shape`` broadcasts to ``target`` (NumPy's rules, ``target`` unchanged)."""
+    return len(shape) <= len(target) and all(s in (1, t) for s, t in zip(shape[::-1], target[::-1]))
+
+
+@dataclass(frozen=True)
+class ElementwiseKernel(_Kernel):
+    """A fused elementwise update (see the module docstring).
+
+    ``name``: kernel name without the ``optimlab_`` prefix; ``inputs``: read-only arrays (each of the
+    outputs' shape or broadcasting to it); ``outputs``: arrays updated in place; ``scalars``: double
+    scalars folded on the host; ``flags``: names of the compile-time switches the body tests with
+    ``#if``; ``requires``: ``(array, flag)`` pairs for arrays that take part only when ``flag`` is on
+    (``"!FLAG"``: off).
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    scalars: tuple[str, ...]
+    body: str
+    flags: tuple[str, ...] = ()
+    requires: tuple[tuple[str, str], ...] = ()
+
+    def __call__(self, *, flags: dict | None = None, **values) -> None:
+        """Run the update in place: ``kernel(flags={...}, g=..., p=..., lr=...)``."""
+        flag_values, n_in, arrays, scalars, shape = self._arguments(flags, values)
+        if is_cupy_array(arrays[0]):
+            self._cupy_kernel(flag_values)(*arrays[:n_in], *scalars, *arrays[n_in:])
         else:
-            self._run_cpu(flag_values, arrays, scalars, len(inputs))
+            self._run_cpu(flag_values, arrays, scalars, n_in, shape)
 
     def bytes_per_element(self, flags: dict | None = None, itemsize: int = 4) -> int:
         """Memory traffic of one element in the variant ``flags``: each input read once, each output
         read and written once, ``itemsize`` bytes each (AdamW in fp32: (1 + 2·3)·4 = 28)."""
         inputs, outputs = self.arrays(tuple(bool((flags or {}).get(f, False)) for f in self.flags))
         return (len(inputs) + 2 * len(outputs)) * itemsize
-
-    def kernel_name(self, flag_values: tuple[bool, ...]) -> str:
-        on = [f.lower() for f, v in zip(self.flags, flag_values) if v]
-        return "_".join(["optimlab", self.name, *on])
-
-    def _defines(self, flag_values: tuple[bool, ...]) -> str:
-        return "".join(f"#define {f} {int(v)}\n" for f, v in zip(self.flags, flag_values))
 
     def _body(self) -> str:
         return "typedef optimlab_compute<T>::type C;\n" + self.body
@@ -237,7 +372,7 @@ class ElementwiseKernel:
         inputs, outputs = self.arrays(flag_values)
         in_params = ", ".join([f"T {n}" for n in inputs] + [f"float64 {s}" for s in self.scalars])
         out_params = ", ".join(f"T {n}" for n in outputs)
-        return cupy.ElementwiseKernel(
+        return cupy.ElementwiseKernel(  # broadcasts its inputs itself
             in_params,
             out_params,
             self._body(),
@@ -245,44 +380,9 @@ class ElementwiseKernel:
             preamble=PREAMBLE + self._defines(flag_values),
         )
 
-    def cpu_source(self, flag_values: tuple[bool, ...], ctype: str) -> str:
-        """The C++ translation unit of the CPU form: a loop around the same body."""
-        inputs, outputs = self.arrays(flag_values)
-        args = [f"const {ctype}* {n}_ptr" for n in inputs]
-        args += [f"{ctype}* {n}_ptr" for n in outputs]
-        args += [f"double {s}" for s in self.scalars]
-        loads = "".join(f"    const T {n} = {n}_ptr[i];\n" for n in inputs)
-        loads += "".join(f"    T& {n} = {n}_ptr[i];\n" for n in outputs)
-        body = "\n".join(line if line.startswith("#") else "    " + line for line in self._body().splitlines())
-        return (
-            "#include <cmath>\nusing namespace std;\n#define __device__\n" + PREAMBLE + self._defines(flag_values)
-            + f'extern "C" void {self.kernel_name(flag_values)}(long long n, {", ".join(args)}) {{\n'
-            + f"  typedef {ctype} T;\n"
-            + f"  #pragma omp parallel for schedule(static) if(n >= {PARALLEL_MIN})\n"
-            + "  for (long long i = 0; i < n; ++i) {\n"
-            + loads + "  {\n" + body + "\n  }\n  }\n}\n"
-        )
-
-    @functools.lru_cache(maxsize=None)
-    def _cpu_function(self, flag_values: tuple[bool, ...], ctype: str):
-        name = self.kernel_name(flag_values)
-        library = build_cpu_library(self.cpu_source(flag_values, ctype), f"{name}_{ctype}", f"optimlab_{self.name}")
-        function = getattr(library, name)
-        pointer = ctypes.c_void_p
-        n_arrays = sum(map(len, self.arrays(flag_values)))
-        function.argtypes = [ctypes.c_longlong] + [pointer] * n_arrays + [ctypes.c_double] * len(self.scalars)
-        function.restype = None
-        return function
-
-    def _run_cpu(self, flag_values, arrays, scalars, n_in: int) -> None:
-        dtype = arrays[0].dtype
-        if dtype not in _CPU_TYPES:
-            raise TypeError(f"the CPU form of optimlab_{self.name} supports float16, bfloat16, float32 and float64, "
-                            f"got {dtype}")
-        for index, array in enumerate(arrays):
-            if not array.flags.c_contiguous:
-                raise ValueError(f"the CPU form of optimlab_{self.name} needs C-contiguous arrays")
-            if index >= n_in and not array.flags.writeable:
-                raise ValueError(f"the CPU form of optimlab_{self.name} cannot write a read-only array")
-        function = self._cpu_function(flag_values, _CPU_TYPES[dtype])
-        function(arrays[0].size, *[a.ctypes.data for a in arrays], *scalars)
+    def cpu_source(self, flag_values: tuple[bool, ...], ctype: str, steps: tuple | None = None) -> str:
+        """The C++ translation unit of the CPU form: a loop around the same body (``steps``: see
+        ``_cpu_loop``; default: every input of the outputs' shape)."""
+        steps = steps or (None,) * len(self.arrays(flag_values)[0])
+        return self._cpu_header(flag_values) + self._cpu_loop(flag_values, ctype, steps,
+                                                              "  {\n" + _indent(self._body(), 4) + "\n  }\n")

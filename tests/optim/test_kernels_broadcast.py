@@ -1,0 +1,69 @@
+"""Broadcast inputs in the CPU form of ``ElementwiseKernel``, against NumPy.
+
+An elementwise body here does the same float operations in the same order as the NumPy expression
+(no FMA contraction: ``-ffp-contract=off``), so the results must be bit-identical.
+"""
+
+import numpy as np
+import pytest
+
+from optimlab.kernels import ElementwiseKernel, cpu_compiler_available
+
+pytestmark = pytest.mark.skipif(not cpu_compiler_available(), reason="needs a C++ compiler (g++)")
+
+AXPY = ElementwiseKernel(name="test_broadcast_axpy", inputs=("a", "b", "c"), outputs=("out",), scalars=("s",),
+                         body="out = (T)((C)out * (C)s + (C)a * (C)b - (C)c);")
+
+# (output shape, a, b, c): Adafactor's row/column factors of a matrix and of a batch of matrices,
+# a full input among broadcast ones, leading and middle broadcast axes, a scalar, a shape of equal
+# size (not a broadcast), rows longer than one tile and enough elements for several threads.
+SHAPES = [
+    ((5, 7), (5, 1), (1, 7), (5, 7)),
+    ((3, 4, 5), (3, 4, 1), (3, 1, 5), (1, 1)),
+    ((4, 1, 6), (6,), (4, 1, 1), ()),
+    ((2, 3, 50), (2, 1, 50), (3, 1), (50,)),
+    ((6, 5, 4, 3), (6, 1, 4, 1), (5, 1, 3), (6, 5, 4, 3)),
+    ((7,), (1,), (7,), ()),
+    ((3, 1), (1,), (3, 1), (1, 1)),
+    ((2, 40_000), (2, 1), (40_000,), (1, 40_000)),
+    ((64, 2_000), (64, 1), (1, 2_000), (64, 2_000)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("shape, a_shape, b_shape, c_shape", SHAPES, ids=str)
+def test_broadcast_inputs_match_numpy(shape, a_shape, b_shape, c_shape, dtype):
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.standard_normal(s).astype(dtype) for s in (a_shape, b_shape, c_shape))
+    out = rng.standard_normal(shape).astype(dtype)
+    expected = out * dtype(0.5) + a * b - c
+    AXPY(a=a, b=b, c=c, out=out, s=0.5)
+    assert np.array_equal(out, expected)
+
+
+def test_same_shape_and_broadcast_variants_are_built_apart():
+    """The same-shape loop and each broadcast pattern are different compiled functions: run in turn
+    on one kernel, each gives NumPy's answer (a cache keyed on flags and dtype alone would reuse the
+    first and read out of bounds or at the wrong elements)."""
+    rng = np.random.default_rng(1)
+    for a_shape, b_shape in (((8, 9), (8, 9)), ((8, 1), (1, 9)), ((1, 9), (8, 1)), ((8, 9), (9,))):
+        a, b, c = rng.standard_normal(a_shape), rng.standard_normal(b_shape), rng.standard_normal((8, 9))
+        out = np.zeros((8, 9))
+        AXPY(a=a, b=b, c=c, out=out, s=1.0)
+        assert np.array_equal(out, a * b - c)
+
+
+def test_a_non_broadcastable_input_is_rejected_by_name():
+    with pytest.raises(ValueError, match=r"array 'b' has float64\(3, 2\), expected float64\(4, 5\) or a shape "
+                                         r"that broadcasts to it"):
+        AXPY(a=np.zeros((4, 1)), b=np.zeros((3, 2)), c=np.zeros(5), out=np.zeros((4, 5)), s=1.0)
+    with pytest.raises(ValueError, match=r"array 'a' has float64\(2, 4, 5\), expected float64\(4, 5\)"):
+        AXPY(a=np.zeros((2, 4, 5)), b=np.zeros(5), c=np.zeros(5), out=np.zeros((4, 5)), s=1.0)
+
+
+def test_outputs_do_not_broadcast():
+    """Only inputs broadcast: every output has the loop's shape (the first output's)."""
+    kernel = ElementwiseKernel(name="test_broadcast_two_outputs", inputs=("g",), outputs=("p", "m"), scalars=(),
+                               body="p = g; m = g;")
+    with pytest.raises(ValueError, match=r"array 'm' has float64\(1, 5\), expected float64\(4, 5\)$"):
+        kernel(g=np.zeros(5), p=np.zeros((4, 5)), m=np.zeros((1, 5)))
