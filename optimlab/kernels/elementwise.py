@@ -24,8 +24,11 @@ that shape. CuPy broadcasts by itself. The CPU form compiles a second loop for e
 the outputs' axes of size 1 dropped and neighbours merged where possible, it runs over tiles of at
 most ``BROADCAST_TILE`` elements of one row, and reads a broadcast input at its row's offset (from
 its element strides, 0 along broadcast axes), plus the column when it varies along the last axis;
-the loop for inputs of the outputs' shape is unchanged. Kernels are built once per (flags, dtype,
-broadcast pattern) and cached.
+the loop for inputs of the outputs' shape is unchanged. ``ReductionKernel`` sums a per-element term
+in double: its body, written like an update's over inputs only, ends with ``return <term>;`` and
+becomes the function ``optimlab_term``, which a ``cupy.ReductionKernel`` or a CPU loop with an
+OpenMP ``reduction(+:total)`` calls. Kernels are built once per (flags, dtype, broadcast pattern)
+and cached.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -196,7 +200,7 @@ def _broadcast_loop(shape: tuple[int, ...], inputs) -> tuple[list[int], list[lis
 
 
 class _Kernel:
-    """What the kernels share: variants, argument checks, the CPU loop."""
+    """What elementwise and reduction kernels share: variants, argument checks, the CPU loop."""
 
     def arrays(self, flag_values: tuple[bool, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The (inputs, outputs) that take part in the variant ``flag_values``."""
@@ -215,7 +219,8 @@ class _Kernel:
 
     def _arguments(self, flags: dict | None, values: dict):
         """Check a call's flags and arrays; return the variant, the number of inputs, the arrays (inputs
-        first), the scalars and the shape of the loop (the outputs')."""
+        first), the scalars and the shape of the loop (the outputs'; without outputs, the inputs'
+        broadcast)."""
         flags = dict(flags or {})
         unknown = set(flags) - set(self.flags)
         if unknown:
@@ -227,8 +232,11 @@ class _Kernel:
             raise TypeError(f"kernel optimlab_{self.name} is missing arguments {missing}")
         arrays = [values[n] for n in (*inputs, *outputs)]
         scalars = [float(values[s]) for s in self.scalars]
-        reference = arrays[len(inputs)]
+        reference = arrays[len(inputs)] if outputs else arrays[0]
         shape = tuple(reference.shape)
+        if not outputs:
+            with contextlib.suppress(ValueError):  # a non-broadcastable input is named below
+                shape = np.broadcast_shapes(*(a.shape for a in arrays))
         for index, (name, array) in enumerate(zip((*inputs, *outputs), arrays)):
             fits = tuple(array.shape) == shape or (index < len(inputs) and _broadcasts(array.shape, shape))
             if array.dtype != reference.dtype or not fits:
@@ -237,11 +245,12 @@ class _Kernel:
                                  f"expected {expected}")
         return flag_values, len(inputs), arrays, scalars, shape
 
-    def _cpu_loop(self, flag_values, ctype: str, steps: tuple, statement: str) -> str:
+    def _cpu_loop(self, flag_values, ctype: str, steps: tuple, statement: str, returns: str = "void") -> str:
         """A C++ function looping ``statement`` over the elements, with each array's element loaded
         under its name (outputs as references). ``steps``, per input: ``None`` when it has every
         element, else 0 or 1, how far it advances along the loop's last axis (broadcast inputs are
-        read at ``offset[k]`` of their row, from the ``shape`` and ``strides`` arguments)."""
+        read at ``offset[k]`` of their row, from the ``shape`` and ``strides`` arguments). With
+        ``returns="double"`` the function returns ``total``, summed over the threads."""
         inputs, outputs = self.arrays(flag_values)
         broadcast = [n for n, step in zip(inputs, steps) if step is not None]
         index = {n: "i" if step is None else f"offset[{broadcast.index(n)}]" + (" + j" if step else "")
@@ -251,7 +260,8 @@ class _Kernel:
         args += [f"double {s}" for s in self.scalars]
         loads = "".join(f"    const T {n} = {n}_ptr[{index[n]}];\n" for n in inputs)
         loads += "".join(f"    T& {n} = {n}_ptr[i];\n" for n in outputs)
-        pragma = f"  #pragma omp parallel for schedule(static) if(n >= {PARALLEL_MIN})\n"
+        total = returns == "double"
+        pragma = f"  #pragma omp parallel for schedule(static){' reduction(+:total)' if total else ''} if(n >= {PARALLEL_MIN})\n"
         if not broadcast:
             loop = pragma + "  for (long long i = 0; i < n; ++i) {\n" + loads + statement + "  }\n"
         else:  # tiles of up to BROADCAST_TILE elements of one row; each finds its row's offsets first
@@ -268,8 +278,9 @@ class _Kernel:
                 + loads + statement + "  }\n  }\n"
             )
         return (
-            f'extern "C" void {self._cpu_name(flag_values, steps)}({", ".join(args)}) {{\n'
-            + f"  typedef {ctype} T;\n" + loop + "}\n"
+            f'extern "C" {returns} {self._cpu_name(flag_values, steps)}({", ".join(args)}) {{\n'
+            + f"  typedef {ctype} T;\n" + ("  double total = 0;\n" if total else "")
+            + loop + ("  return total;\n" if total else "") + "}\n"
         )
 
     def _cpu_header(self, flag_values: tuple[bool, ...]) -> str:
@@ -292,7 +303,7 @@ class _Kernel:
         broadcast = [ctypes.c_int, pointer, pointer] if any(step is not None for step in steps) else []
         function.argtypes = ([ctypes.c_longlong] + broadcast + [pointer] * n_arrays
                              + [ctypes.c_double] * len(self.scalars))
-        function.restype = None
+        function.restype = ctypes.c_double if not self.outputs else None
         return function
 
     def _run_cpu(self, flag_values, arrays, scalars, n_in: int, shape: tuple[int, ...]):
@@ -307,7 +318,7 @@ class _Kernel:
                 raise ValueError(f"the CPU form of optimlab_{self.name} cannot write a read-only array")
         n = math.prod(shape)
         if n == 0:
-            return
+            return 0.0
         broadcast = [a for a in arrays[:n_in] if a.size != n]
         dims, strides = _broadcast_loop(shape, broadcast)
         step = iter(s[-1] for s in strides)
@@ -317,7 +328,7 @@ class _Kernel:
         if broadcast:
             dims, strides = np.array(dims, np.int64), np.array(strides, np.int64)
             layout = [len(dims), dims.ctypes.data, strides.ctypes.data]
-        function(n, *layout, *[a.ctypes.data for a in arrays], *scalars)
+        return function(n, *layout, *[a.ctypes.data for a in arrays], *scalars)
 
 
 def _indent(body: str, spaces: int) -> str:
@@ -386,3 +397,58 @@ class ElementwiseKernel(_Kernel):
         steps = steps or (None,) * len(self.arrays(flag_values)[0])
         return self._cpu_header(flag_values) + self._cpu_loop(flag_values, ctype, steps,
                                                               "  {\n" + _indent(self._body(), 4) + "\n  }\n")
+
+
+@dataclass(frozen=True)
+class ReductionKernel(_Kernel):
+    """The sum over the elements of a per-element term, in double (see the module docstring).
+
+    ``body``: a statement list like an ``ElementwiseKernel``'s, over ``inputs`` (which broadcast to
+    one shape) and ``scalars``, ending with ``return <term>;``; ``flags`` and ``requires`` as there.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    scalars: tuple[str, ...]
+    body: str
+    flags: tuple[str, ...] = ()
+    requires: tuple[tuple[str, str], ...] = ()
+    outputs: ClassVar[tuple[str, ...]] = ()
+
+    def __call__(self, *, flags: dict | None = None, **values) -> float:
+        """The sum: ``kernel(flags={...}, g=..., eps=...)``."""
+        flag_values, n_in, arrays, scalars, shape = self._arguments(flags, values)
+        if is_cupy_array(arrays[0]):
+            return float(self._cupy_kernel(flag_values)(*arrays, *scalars))
+        return self._run_cpu(flag_values, arrays, scalars, n_in, shape)
+
+    def _term(self, flag_values: tuple[bool, ...]) -> str:
+        """The body as the function ``optimlab_term`` of one element, which both forms call."""
+        params = [f"const T {n}" for n in self.arrays(flag_values)[0]] + [f"double {s}" for s in self.scalars]
+        return (f"template <typename T> __device__ inline double optimlab_term({', '.join(params)}) {{\n"
+                "  typedef typename optimlab_compute<T>::type C;\n" + _indent(self.body, 2) + "\n}\n")
+
+    def _call_term(self, flag_values: tuple[bool, ...]) -> str:
+        return f"optimlab_term({', '.join((*self.arrays(flag_values)[0], *self.scalars))})"
+
+    @functools.lru_cache(maxsize=None)
+    def _cupy_kernel(self, flag_values: tuple[bool, ...]):
+        cupy = cupy_module()
+        inputs, _ = self.arrays(flag_values)
+        return cupy.ReductionKernel(  # broadcasts its inputs itself
+            ", ".join([f"T {n}" for n in inputs] + [f"float64 {s}" for s in self.scalars]),
+            "float64 total",
+            self._call_term(flag_values),
+            "a + b",
+            "total = a",
+            "0",
+            name=self.kernel_name(flag_values),
+            reduce_type="double",
+            preamble=PREAMBLE + self._defines(flag_values) + self._term(flag_values),
+        )
+
+    def cpu_source(self, flag_values: tuple[bool, ...], ctype: str, steps: tuple | None = None) -> str:
+        """The C++ translation unit of the CPU form: ``optimlab_term`` summed by an OpenMP reduction."""
+        steps = steps or (None,) * len(self.arrays(flag_values)[0])
+        return (self._cpu_header(flag_values) + self._term(flag_values)
+                + self._cpu_loop(flag_values, ctype, steps, f"    total += {self._call_term(flag_values)};\n", "double"))

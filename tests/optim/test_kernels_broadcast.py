@@ -1,13 +1,16 @@
-"""Broadcast inputs in the CPU form of ``ElementwiseKernel``, against NumPy.
+"""Broadcast inputs and reductions in the CPU form of the kernels (``ElementwiseKernel``,
+``ReductionKernel``), against NumPy.
 
 An elementwise body here does the same float operations in the same order as the NumPy expression
-(no FMA contraction: ``-ffp-contract=off``), so the results must be bit-identical.
+(no FMA contraction: ``-ffp-contract=off``), so the results must be bit-identical. A reduction sums
+the same per-element terms in double in another order than ``numpy.sum``: relative differences up to
+n·2⁻⁵³ are allowed (n ≤ 1.2e5 here: ≤ 1.4e-11, asserted ≤ 1e-11 at n below 1e5 and 1e-10 above).
 """
 
 import numpy as np
 import pytest
 
-from optimlab.kernels import ElementwiseKernel, cpu_compiler_available
+from optimlab.kernels import ElementwiseKernel, ReductionKernel, cpu_compiler_available
 
 pytestmark = pytest.mark.skipif(not cpu_compiler_available(), reason="needs a C++ compiler (g++)")
 
@@ -67,3 +70,45 @@ def test_outputs_do_not_broadcast():
                                body="p = g; m = g;")
     with pytest.raises(ValueError, match=r"array 'm' has float64\(1, 5\), expected float64\(4, 5\)$"):
         kernel(g=np.zeros(5), p=np.zeros((4, 5)), m=np.zeros((1, 5)))
+
+
+SQUARES = ReductionKernel(
+    name="test_reduction_squares", inputs=("g", "row", "col", "full"), scalars=("eps",), flags=("FACTORED",),
+    requires=(("row", "FACTORED"), ("col", "FACTORED"), ("full", "!FACTORED")),
+    body="""\
+#if FACTORED
+C scale = (C)row * (C)col + (C)eps;
+#else
+C scale = (C)full + (C)eps;
+#endif
+C x = (C)g / scale;
+return x * x;
+""",
+)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("shape", [(7,), (30, 20), (3, 40, 50), (300, 400), (0, 5)], ids=str)
+def test_reduction_sums_the_term_in_double(shape, dtype):
+    """Σ (g / (row·col + ε))² with broadcast row/column factors, and Σ (g / (full + ε))² (the other
+    flag), against the same float terms computed by NumPy and summed in float64. (300, 400) runs on
+    several threads (≥ PARALLEL_MIN elements)."""
+    rng = np.random.default_rng(2)
+    g = rng.standard_normal(shape).astype(dtype)
+    row = rng.uniform(0.5, 2, shape[:-1] + (1,)).astype(dtype)
+    col = rng.uniform(0.5, 2, shape[-1:]).astype(dtype)
+    full = rng.uniform(0.5, 2, shape).astype(dtype)
+    eps = dtype(1e-3)
+    factored = SQUARES(flags={"FACTORED": True}, g=g, row=row, col=col, eps=1e-3)
+    plain = SQUARES(g=g, full=full, eps=1e-3)
+    for got, term in ((factored, g / (row * col + eps)), (plain, g / (full + eps))):
+        expected = np.sum(np.square(term).astype(np.float64))
+        assert isinstance(got, float)
+        assert abs(got - expected) <= (1e-10 if g.size > 1e5 else 1e-11) * abs(expected)
+    if g.size == 0:
+        assert factored == plain == 0.0
+
+
+def test_reduction_rejects_inputs_that_do_not_broadcast_together():
+    with pytest.raises(ValueError, match=r"array 'row' has float64\(3, 1\), expected float64\(4, 5\) or a shape"):
+        SQUARES(flags={"FACTORED": True}, g=np.zeros((4, 5)), row=np.zeros((3, 1)), col=np.zeros(5), eps=0.0)
