@@ -30,7 +30,10 @@ import math
 import numbers
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 from optimlab.backend import get_array_module, is_array
+from optimlab.kernels import use_fused
 from optimlab.optim.flat import FlatBuffer, build_flat_state, partition
 from optimlab.optim.hyperparams import Rule
 from optimlab.parameter import Parameter
@@ -247,7 +250,10 @@ class Optimizer:
             if state is None:
                 return False
             flat.state, flat.state_views = state, {}
-        self._update(flat.param, flat.grad, flat.state, hyper)
+        if use_fused(flat.data) or get_array_module(flat.data) is not np:
+            self._update(flat.param, flat.grad, flat.state, hyper)
+        else:
+            flat.update_in_pieces(lambda param, grad, state: self._update(param, grad, state, hyper))
         for key, value in flat.state.items():
             if is_array(value) and flat.state_views.get(key, (None,))[0] is not value:
                 flat.state_views[key] = (value, flat.views(value))

@@ -3,21 +3,30 @@
 An optimizer step is memory-bound, and one kernel launch per small tensor wastes most of the
 bandwidth. After ``optimizer.flatten()``, the parameters of each group (per dtype and backend) are
 views into one contiguous buffer, their gradients views into a second, and every state entry a view
-into a flat state array; the update then runs once over the whole buffer (one kernel launch, or one
-NumPy pass). ``Parameter.data``/``.grad`` stay ordinary arrays (views), ``optimizer.state[p]`` stays
+into a flat state array; the update then runs once over the whole buffer (one kernel launch), or
+on NumPy as one pass over cache-sized pieces of it (``CHUNK``). ``Parameter.data``/``.grad`` stay ordinary arrays (views), ``optimizer.state[p]`` stays
 torch-shaped (views, copied on ``state_dict()``), and the flat state is rebuilt from the per-parameter
 state whenever the two part ways (after ``load_state_dict``, or a step where some gradient was None).
 
-A flat buffer's state is a ``FlatState``: besides the state entries it owns the temporaries its
-in-place reference update needs (``scratch``), allocated on the first step and reused, so that a
-steady-state NumPy step allocates no array memory. Scratch is never state: it is not in
+A flat buffer's state (and each piece's) is a ``FlatState``: besides the state entries it owns the
+temporaries its in-place reference update needs (``scratch``), allocated on the first step and
+reused, so that a steady-state NumPy step allocates no array memory. Scratch is never state: it is not in
 ``optimizer.state``, not exported by ``state_dict()`` and not counted by ``state_bytes()``.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from optimlab.backend import get_array_module, is_array
 from optimlab.parameter import Parameter
+
+# Elements per piece of the NumPy reference's pass over a flat buffer: a piece's arrays and
+# temporaries (~10 × 128 KB in float32) stay in a core's L2 cache between the update's ufuncs, where a
+# whole-buffer pass sends every ufunc through memory. Measured (AdamW step, 16.7M float32, 2-core Xeon,
+# interleaved runs): whole buffer 162 ms; pieces of 2¹⁴ 94–100 ms, 2¹⁵ 87–92, 2¹⁶ 85–93, 2¹⁷ 96–98
+# (smaller pieces pay Python's per-call overhead more often); torch's foreach AdamW 113–117 ms.
+CHUNK = 1 << 15
 
 
 class FlatBuffer:
@@ -50,6 +59,8 @@ class FlatBuffer:
         self.param.use_grad_buffer(self.grad)
         self.state: dict | None = None
         self.state_views: dict[str, list] = {}
+        self._pieces: list[tuple[Parameter, FlatState, dict]] = []  # see update_in_pieces
+        self._pieces_of: tuple = ()
 
     def views(self, flat) -> list:
         """Per-parameter views (with the parameters' shapes) into a flat array."""
@@ -64,6 +75,35 @@ class FlatBuffer:
             if p.grad is not view:
                 view[...] = p.grad
         return True
+
+    def update_in_pieces(self, update) -> None:
+        """``update(param, grad, state)``, an elementwise in-place NumPy reference, over the buffer in
+        pieces of ``CHUNK`` elements (views of the buffer, its gradient and its state; each piece keeps
+        its own scratch). Elementwise updates give bit-identical results in any split. Scalar state
+        entries (the step counter...) are handed to every piece and must come back equal; an array
+        entry a piece creates or replaces (SGD's first momentum buffer) is joined into one flat array."""
+        arrays = tuple((key, id(value)) for key, value in self.state.items() if is_array(value))
+        if self._pieces_of != (id(self.state), arrays):
+            self._pieces = []
+            for start in range(0, self.size, CHUNK):
+                piece = Parameter(self.data[start : start + CHUNK])
+                piece.use_grad_buffer(self.grad[start : start + CHUNK])
+                views = {key: value[start : start + CHUNK] for key, value in self.state.items() if is_array(value)}
+                self._pieces.append((piece, FlatState(self.state, **views), views))
+            self._pieces_of = (id(self.state), arrays)
+        scalars = {key: value for key, value in self.state.items() if not is_array(value)}
+        for piece, state, _ in self._pieces:
+            state.update(scalars)
+            update(piece, piece.grad, state)
+        for key, value in self._pieces[0][1].items():
+            if is_array(value):
+                if any(state[key] is not views.get(key) for _, state, views in self._pieces):
+                    self.state[key] = np.concatenate([state[key].reshape(-1) for _, state, _ in self._pieces])
+            elif any(state[key] != value for _, state, _ in self._pieces):
+                raise RuntimeError(f"state entry {key!r} came back different from the pieces of one flat buffer: "
+                                   "the update is not elementwise")
+            else:
+                self.state[key] = value
 
     def zero_grad(self) -> None:
         """Zero the gradient buffer and point every parameter's gradient back at its view."""

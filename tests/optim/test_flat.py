@@ -60,6 +60,25 @@ def test_flat_steps_are_bit_identical(case, fused):
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
+def test_the_reference_over_pieces_of_the_buffer_is_bit_identical(case, monkeypatch):
+    """The NumPy path steps a flat buffer in cache-sized pieces (``flat.CHUNK``); pieces of 7 elements
+    here split the test problem's matrix and bias, and each piece's scalar state (step counters, ASGD's
+    η and μ, Schedule-Free's weight sum) and lazily created arrays (SGD's momentum) join back up."""
+    from optimlab.optim import flat as flat_module
+
+    monkeypatch.setattr(flat_module, "CHUNK", 7)
+    problem = TrajectoryProblem(seed=3)
+    plain_params, plain, flat_params, flat = _pair(case, problem)
+    for step in range(STEPS):
+        _setgrads(plain_params, problem, step)
+        _setgrads(flat_params, problem, step)
+        plain.step()
+        flat.step()
+        _assert_identical(plain_params, plain, flat_params, flat)
+    assert len(flat._flat_buffers[0]._pieces) > 1
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
 def test_16bit_flat_steps_through_the_kernel_are_bit_identical(case):
     """bfloat16 parameters beside float32 ones in one group: one flat buffer per dtype, each stepped
     by the kernel (float32 arithmetic, one rounding per stored value) exactly as per tensor."""
