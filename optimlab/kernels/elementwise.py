@@ -54,7 +54,8 @@ from optimlab.backend import cupy_module, is_cupy_array
 PREAMBLE = """\
 template <typename T> struct optimlab_compute { typedef float type; };
 template <> struct optimlab_compute<double> { typedef double type; };
-template <typename X> __device__ inline X optimlab_max(X a, X b) { return (a != a || a > b) ? a : b; }
+// | rather than ||: no branch, so that loops under `omp simd` (the sums) vectorise
+template <typename X> __device__ inline X optimlab_max(X a, X b) { return ((a != a) | (a > b)) ? a : b; }
 #ifndef __CUDACC__
 // The CPU's stand-ins for CuPy's float16 and bfloat16 classes: 16-bit storage converted exactly to
 // float and rounded from float to nearest even (a NaN stays a quiet NaN), with branch-free bit
@@ -261,7 +262,9 @@ class _Kernel:
         loads = "".join(f"    const T {n} = {n}_ptr[{index[n]}];\n" for n in inputs)
         loads += "".join(f"    T& {n} = {n}_ptr[i];\n" for n in outputs)
         total = returns == "double"
-        pragma = f"  #pragma omp parallel for schedule(static){' reduction(+:total)' if total else ''} if(n >= {PARALLEL_MIN})\n"
+        # a sum in double is vectorised only where OpenMP may reorder it: ``simd`` on the loop over elements
+        reduction, simd = (" reduction(+:total)", " simd") if total else ("", "")
+        pragma = f"  #pragma omp parallel for{'' if broadcast else simd} schedule(static){reduction} if(n >= {PARALLEL_MIN})\n"
         if not broadcast:
             loop = pragma + "  for (long long i = 0; i < n; ++i) {\n" + loads + statement + "  }\n"
         else:  # tiles of up to BROADCAST_TILE elements of one row; each finds its row's offsets first
@@ -274,6 +277,7 @@ class _Kernel:
                 + f"    long long offset[{len(broadcast)}] = {{0}};\n"
                 + "    for (long long rest = row, axis = ndim - 2; axis >= 0; rest /= shape[axis], --axis)\n"
                 + f"      for (int k = 0; k < {len(broadcast)}; ++k) offset[k] += rest % shape[axis] * strides[k * ndim + axis];\n"
+                + (f"    #pragma omp simd{reduction}\n" if total else "")
                 + "    for (long long j = start; j < stop; ++j) {\n    const long long i = row * inner + j;\n"
                 + loads + statement + "  }\n  }\n"
             )
@@ -422,7 +426,7 @@ class ReductionKernel(_Kernel):
             return float(self._cupy_kernel(flag_values)(*arrays, *scalars))
         return self._run_cpu(flag_values, arrays, scalars, n_in, shape)
 
-    def _term(self, flag_values: tuple[bool, ...]) -> str:
+    def term_source(self, flag_values: tuple[bool, ...]) -> str:
         """The body as the function ``optimlab_term`` of one element, which both forms call."""
         params = [f"const T {n}" for n in self.arrays(flag_values)[0]] + [f"double {s}" for s in self.scalars]
         return (f"template <typename T> __device__ inline double optimlab_term({', '.join(params)}) {{\n"
@@ -444,11 +448,11 @@ class ReductionKernel(_Kernel):
             "0",
             name=self.kernel_name(flag_values),
             reduce_type="double",
-            preamble=PREAMBLE + self._defines(flag_values) + self._term(flag_values),
+            preamble=PREAMBLE + self._defines(flag_values) + self.term_source(flag_values),
         )
 
     def cpu_source(self, flag_values: tuple[bool, ...], ctype: str, steps: tuple | None = None) -> str:
         """The C++ translation unit of the CPU form: ``optimlab_term`` summed by an OpenMP reduction."""
         steps = steps or (None,) * len(self.arrays(flag_values)[0])
-        return (self._cpu_header(flag_values) + self._term(flag_values)
+        return (self._cpu_header(flag_values) + self.term_source(flag_values)
                 + self._cpu_loop(flag_values, ctype, steps, f"    total += {self._call_term(flag_values)};\n", "double"))
