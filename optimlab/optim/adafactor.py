@@ -32,12 +32,19 @@ of them has at least ``min_dim_size_to_factor`` (default 128) elements, otherwis
 :math:`\hat V` is kept; weight decay is *fixed*, :math:`\theta \leftarrow \theta - \lambda\theta_{t-1}`,
 not scaled by the learning rate (optax's ``weight_decay_rate``). The decay schedule
 :math:`1-\hat\beta_{2,t} = t^{\tau}` and the clipping by :math:`d` are the same in both.
-Fused kernel: each step needs three reductions (the RMS of θ, the row and column means, the RMS of
-:math:`U`) between its elementwise parts, so ``adafactor_fused`` computes them on the host (with the
-reference's expressions) and folds them into scalars and the broadcast factors ``row_var``,
-``col_var``, ``row_mean``; one pass of ``ADAFACTOR_KERNEL`` then does the elementwise rest, both
-conventions from one body: the decay of θ, the full :math:`\hat V` update of a vector, :math:`\hat V`
-from the factors, :math:`U`, and the write of θ (the clipped step size is a host scalar).
+
+Fused form: a step needs three reductions between its elementwise parts. RMS(θ) and the row and
+column means of G² stay NumPy/CuPy reductions (small outputs; the means read a G² temporary, as in
+the reference); Σ U² is ``ADAFACTOR_SQUARES_KERNEL``, which forms :math:`\hat V` (from the broadcast
+factors ``row_var``, ``col_var``, ``row_mean``, or the full :math:`\hat V` updated in a register) and
+:math:`U` without writing either; the host folds the clipped step size
+:math:`\alpha_t/\max(1, \mathrm{RMS}(U_t)/d)`; ``ADAFACTOR_KERNEL`` forms :math:`U` again from the same
+source (``ADAFACTOR_UPDATE``) and writes θ (decay included) and the full :math:`\hat V`. Both
+conventions from one body. Memory traffic per element, counting each read and write of an
+element-sized array (fp32: 4 bytes each): factored, 9 passes (RMS(θ) 1, G² 2, its two means 2,
+Σ U² 1, the update 3; optax's + ε₁ two more), where the former host computation of V̂, U and
+three full-size copies of the factors took 25; the full :math:`\hat V`, 8 (RMS(θ) 1, Σ U² 2, the
+update 5) instead of 24.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from __future__ import annotations
 import math
 
 from optimlab.backend import get_array_module
-from optimlab.kernels import ElementwiseKernel, use_fused
+from optimlab.kernels import ElementwiseKernel, ReductionKernel, use_fused
 from optimlab.optim.base import Optimizer
 from optimlab.optim.hyperparams import boolean, choice, integer, learning_rate, nonnegative, optional, pair, real
 
@@ -81,45 +88,50 @@ def adafactor_init(param, *, convention="torch", min_dim_size_to_factor=128) -> 
     return {"step": 0, "row_var": xp.zeros(row_shape, param.dtype), "col_var": xp.zeros(col_shape, param.dtype)}
 
 
-def _begin_step(param, grad, state, *, lr, beta2_decay, eps1, eps2, maximize, convention, min_dim_size_to_factor):
-    """What both forms of the step compute first (advancing ``state["step"]``): the signed gradient,
-    ε₁, 1 − β̂₂, the relative step size α, G² and the factored axes (``None``: unfactored)."""
+def _begin_step(param, state, *, lr, beta2_decay, eps1, eps2, convention, min_dim_size_to_factor):
+    """What both forms of the step compute first (advancing ``state["step"]``): whether the convention
+    is optax's, ε₁, 1 − β̂₂, the relative step size α and the factored axes (``None``: unfactored)."""
     xp = get_array_module(param)
     state["step"] += 1
     t = state["step"]
-    g = -grad if maximize else grad
     optax = convention == "optax"
     if eps1 is None:
         eps1 = 1e-30 if optax else float(xp.finfo(param.dtype).eps)
     one_minus_beta2 = t**beta2_decay  # 1 − β̂₂ = t^τ
     rho = lr if optax else min(lr, 1 / t**0.5)  # ρ = min(η, 1/√t) (optax: η)
     alpha = max(eps2, _rms(param)) * rho  # α = max(ε₂, RMS(θ)) ρ, before the decay
-    squared = g * g + eps1 if optax else g * g  # G² (optax: G² + ε₁)
     axes = factored_axes(param.shape, convention=convention, min_dim_size_to_factor=min_dim_size_to_factor)
-    return g, optax, eps1, one_minus_beta2, alpha, squared, axes
+    return optax, eps1, one_minus_beta2, alpha, axes
 
 
-def _factored_estimate(squared, state, axes, one_minus_beta2, eps1, optax):
-    """Update the row and column statistics in place; return ``(V̂, mean_i R)``."""
-    xp = get_array_module(squared)
+def _squared(g, eps1, optax):
+    """G² (optax: G² + ε₁)."""
+    return g * g + eps1 if optax else g * g
+
+
+def _update_factors(squared, state, axes, one_minus_beta2):
+    """Update the row and column statistics in place; return mean_i R."""
     (j, i), row_var, col_var = axes, state["row_var"], state["col_var"]
     row_var += one_minus_beta2 * (squared.mean(axis=j, keepdims=True) - row_var)  # R ← R + (1 − β̂₂)(mean_j G² − R)
     col_var += one_minus_beta2 * (squared.mean(axis=i, keepdims=True) - col_var)  # C ← C + (1 − β̂₂)(mean_i G² − C)
-    row_mean = row_var.mean(axis=i, keepdims=True)
-    return row_var * col_var / (row_mean if optax else xp.maximum(row_mean, eps1)), row_mean  # V̂ = R C / max(mean_i R, ε₁)
+    return row_var.mean(axis=i, keepdims=True)
 
 
 def adafactor_update(param, grad, state, *, lr, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0, weight_decay=0.0,
                      maximize=False, convention="torch", min_dim_size_to_factor=128) -> None:
     """The NumPy/CuPy reference: one Adafactor step on ``param`` and ``state`` in place."""
     xp = get_array_module(param)
-    g, optax, eps1, one_minus_beta2, alpha, squared, axes = _begin_step(
-        param, grad, state, lr=lr, beta2_decay=beta2_decay, eps1=eps1, eps2=eps2, maximize=maximize,
-        convention=convention, min_dim_size_to_factor=min_dim_size_to_factor)
+    optax, eps1, one_minus_beta2, alpha, axes = _begin_step(
+        param, state, lr=lr, beta2_decay=beta2_decay, eps1=eps1, eps2=eps2, convention=convention,
+        min_dim_size_to_factor=min_dim_size_to_factor)
+    g = -grad if maximize else grad
+    squared = _squared(g, eps1, optax)
     if weight_decay != 0:
         param *= 1 - (weight_decay if optax else lr * weight_decay)  # θ ← (1 − ηλ)θ (optax: (1 − λ)θ)
     if axes is not None:
-        var_estimate, _ = _factored_estimate(squared, state, axes, one_minus_beta2, eps1, optax)
+        row_mean = _update_factors(squared, state, axes, one_minus_beta2)
+        denominator = row_mean if optax else xp.maximum(row_mean, eps1)
+        var_estimate = state["row_var"] * state["col_var"] / denominator  # V̂ = R C / max(mean_i R, ε₁)
     else:
         variance = state["variance"]
         variance += one_minus_beta2 * (squared - variance)  # V̂ ← V̂ + (1 − β̂₂)(G² − V̂)
@@ -128,54 +140,69 @@ def adafactor_update(param, grad, state, *, lr, beta2_decay=-0.8, eps1=None, eps
     param -= (alpha / max(1.0, _rms(update) / d)) * update  # θ ← θ − α U / max(1, RMS(U)/d)
 
 
-ADAFACTOR_KERNEL = ElementwiseKernel(
-    name="adafactor",
-    inputs=("g", "row_var", "col_var", "row_mean"),
-    outputs=("p", "variance"),
-    scalars=("one_minus_beta2", "eps1", "decay", "step_size"),
-    flags=("MAXIMIZE", "OPTAX", "FACTORED"),
-    requires=(("row_var", "FACTORED"), ("col_var", "FACTORED"), ("row_mean", "FACTORED"), ("variance", "!FACTORED")),
-    body="""\
+# U = G / max(√V̂, ε₁) with V̂ from the factors or the full V̂ updated in a register (not stored here):
+# the one source of the formulas, which both kernels below evaluate.
+ADAFACTOR_UPDATE = """\
 C grad = MAXIMIZE ? -(C)g : (C)g;
-C param = (C)p * (C)decay;
 #if FACTORED
 C var_estimate = (C)row_var * (C)col_var / (OPTAX ? (C)row_mean : optimlab_max((C)row_mean, (C)eps1));
 #else
 C squared = OPTAX ? grad * grad + (C)eps1 : grad * grad;
 C var_estimate = (C)variance + (C)one_minus_beta2 * (squared - (C)variance);
-variance = (T)var_estimate;
 #endif
 C update = grad / sqrt(OPTAX ? var_estimate : optimlab_max(var_estimate, (C)(eps1 * eps1)));
-p = (T)(param - (C)step_size * update);
+"""
+_FLAGS = ("MAXIMIZE", "OPTAX", "FACTORED")
+_REQUIRES = (("row_var", "FACTORED"), ("col_var", "FACTORED"), ("row_mean", "FACTORED"), ("variance", "!FACTORED"))
+
+# Σ U², for RMS(U): nothing written.
+ADAFACTOR_SQUARES_KERNEL = ReductionKernel(
+    name="adafactor_squares",
+    inputs=("g", "row_var", "col_var", "row_mean", "variance"),
+    scalars=("one_minus_beta2", "eps1"),
+    flags=_FLAGS,
+    requires=_REQUIRES,
+    body=ADAFACTOR_UPDATE + "return update * update;\n",
+)
+
+ADAFACTOR_KERNEL = ElementwiseKernel(
+    name="adafactor",
+    inputs=("g", "row_var", "col_var", "row_mean"),
+    outputs=("p", "variance"),
+    scalars=("one_minus_beta2", "eps1", "decay", "step_size"),
+    flags=_FLAGS,
+    requires=_REQUIRES,
+    body=ADAFACTOR_UPDATE + """\
+#if !FACTORED
+variance = (T)var_estimate;
+#endif
+p = (T)((C)p * (C)decay - (C)step_size * update);
 """,
 )
 
 
 def adafactor_fused(param, grad, state, *, lr, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0, weight_decay=0.0,
                     maximize=False, convention="torch", min_dim_size_to_factor=128) -> None:
-    """The same step with the elementwise part in the fused kernel: RMS(θ), the row and column means
-    of G² and RMS(U) (reductions) are computed first as in the reference; the factors are broadcast
-    to the elements, the step sizes folded into scalars."""
-    xp = get_array_module(param)
-    g, optax, eps1, one_minus_beta2, alpha, squared, axes = _begin_step(
-        param, grad, state, lr=lr, beta2_decay=beta2_decay, eps1=eps1, eps2=eps2, maximize=maximize,
-        convention=convention, min_dim_size_to_factor=min_dim_size_to_factor)
-    factors = {}
-    if axes is not None:
-        var_estimate, row_mean = _factored_estimate(squared, state, axes, one_minus_beta2, eps1, optax)
-        factors = {name: xp.ascontiguousarray(xp.broadcast_to(value, param.shape))
-                   for name, value in (("row_var", state["row_var"]), ("col_var", state["col_var"]),
-                                       ("row_mean", row_mean))}
+    """The same step with two kernel passes: RMS(θ) and (factored) the row and column means of G² are
+    reduced by NumPy/CuPy as in the reference; ``ADAFACTOR_SQUARES_KERNEL`` sums U² (V̂ and U in
+    registers, the factors broadcast); the host folds the clipped step size α / max(1, RMS(U)/d);
+    ``ADAFACTOR_KERNEL`` writes θ (and the full V̂)."""
+    optax, eps1, one_minus_beta2, alpha, axes = _begin_step(
+        param, state, lr=lr, beta2_decay=beta2_decay, eps1=eps1, eps2=eps2, convention=convention,
+        min_dim_size_to_factor=min_dim_size_to_factor)
+    flags = dict(MAXIMIZE=maximize, OPTAX=optax, FACTORED=axes is not None)
+    arrays = {"g": grad}
+    if axes is not None:  # (±G)² = G²: the sign is the kernels'
+        row_mean = _update_factors(_squared(grad, eps1, optax), state, axes, one_minus_beta2)
+        arrays.update(row_var=state["row_var"], col_var=state["col_var"], row_mean=row_mean)
     else:
-        variance = state["variance"]
-        var_estimate = variance + one_minus_beta2 * (squared - variance)  # the kernel writes it into the state
-    update = g / xp.sqrt(var_estimate if optax else xp.maximum(var_estimate, eps1 * eps1))
+        arrays.update(variance=state["variance"])
+    sum_of_squares = ADAFACTOR_SQUARES_KERNEL(flags=flags, **arrays, one_minus_beta2=one_minus_beta2, eps1=eps1)
+    rms_update = math.sqrt(sum_of_squares / param.size)
     ADAFACTOR_KERNEL(
-        flags=dict(MAXIMIZE=maximize, OPTAX=optax, FACTORED=axes is not None),
-        g=grad, p=param, variance=state.get("variance"), **factors,
-        one_minus_beta2=one_minus_beta2, eps1=eps1,
+        flags=flags, **arrays, p=param, one_minus_beta2=one_minus_beta2, eps1=eps1,
         decay=1 - (weight_decay if optax else lr * weight_decay),
-        step_size=alpha / max(1.0, _rms(update) / d),
+        step_size=alpha / max(1.0, rms_update / d),
     )
 
 

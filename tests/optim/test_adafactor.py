@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from optimlab import Parameter
+from optimlab.kernels import cpu_compiler_available
 from optimlab.optim.adafactor import Adafactor
 from optimlab.verify import run_torch_parity
 
@@ -46,3 +47,25 @@ def test_first_step_of_a_rank_one_gradient_in_closed_form():
     optimizer.step()
     alpha = max(eps2, np.sqrt(np.mean(theta0**2))) * min(lr, 1.0)
     np.testing.assert_allclose(param.data, theta0 - alpha * np.sign(grad), rtol=1e-15, atol=0)
+
+
+FUSED_CONFIGS = [{}, {"lr": 0.1, "weight_decay": 0.05, "eps": (1e-3, 1e-2), "d": 1.2, "maximize": True},
+                 {"convention": "optax", "min_dim_size_to_factor": 3}, {"convention": "optax", "min_dim_size_to_factor": 3,
+                                                                        "weight_decay": 0.01, "maximize": True}]
+
+
+@pytest.mark.skipif(not cpu_compiler_available(), reason="needs a C++ compiler (g++)")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("kwargs", FUSED_CONFIGS, ids=["torch", "torch-decay-maximize", "optax", "optax-decay-maximize"])
+def test_fused_step_with_broadcast_factors_matches_the_reference(kwargs, dtype):
+    """The fused step (compiled CPU form: factors broadcast into the kernels, Σ U² by the reduction
+    kernel) against the reference, parameters and state after each of 50 steps, on a batch of
+    matrices (torch: factors (2, 3, 1) and (2, 1, 4)), a 3-D tensor whose two largest dims are not the
+    last two (optax: axes 0 and 2 of (6, 3, 5), factors (1, 3, 5) and (6, 3, 1)), degenerate matrices
+    and a vector (the full V̂). Tolerances as in test_kernels_cpu: float64 1e-12 relative (the same
+    formulas, a few ulp of different rounding order), float32 1e-5."""
+    from optimlab.verify import run_kernel_parity
+
+    result = run_kernel_parity(Adafactor, kwargs, steps=50, dtype=dtype, shapes=((2, 3, 4), (6, 3, 5), (1, 5), (6, 1), (4,)))
+    assert not result.problems, result.problems
+    assert result.error <= (1e-12 if dtype == np.float64 else 1e-5), result

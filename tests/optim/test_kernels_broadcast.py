@@ -7,10 +7,15 @@ the same per-element terms in double in another order than ``numpy.sum``: relati
 n·2⁻⁵³ are allowed (n ≤ 1.2e5 here: ≤ 1.4e-11, asserted ≤ 1e-11 at n below 1e5 and 1e-10 above).
 """
 
+import itertools
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 
 from optimlab.kernels import ElementwiseKernel, ReductionKernel, cpu_compiler_available
+from optimlab.optim.adafactor import ADAFACTOR_SQUARES_KERNEL
 
 pytestmark = pytest.mark.skipif(not cpu_compiler_available(), reason="needs a C++ compiler (g++)")
 
@@ -112,3 +117,32 @@ def test_reduction_sums_the_term_in_double(shape, dtype):
 def test_reduction_rejects_inputs_that_do_not_broadcast_together():
     with pytest.raises(ValueError, match=r"array 'row' has float64\(3, 1\), expected float64\(4, 5\) or a shape"):
         SQUARES(flags={"FACTORED": True}, g=np.zeros((4, 5)), row=np.zeros((3, 1)), col=np.zeros(5), eps=0.0)
+
+
+CUDA_STORAGE = ("float", "double", "__half", "__nv_bfloat16")
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc (CUDA toolkit); a compile check only")
+@pytest.mark.parametrize("kernel", [SQUARES, ADAFACTOR_SQUARES_KERNEL], ids=lambda k: k.name)
+def test_the_reduction_term_compiles_as_cuda(tmp_path, kernel):
+    """The term function that ``cupy.ReductionKernel`` calls (every flag combination, in float,
+    double, half and bfloat16 storage, CUDA's types standing in for CuPy's) compiles with nvcc to PTX
+    without errors or warnings. A compile check only: nothing here runs on a GPU."""
+    from optimlab.kernels.elementwise import PREAMBLE
+
+    parts = ["#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n", PREAMBLE]
+    variants = list(itertools.product((False, True), repeat=len(kernel.flags)))
+    for index, flag_values in enumerate(variants):
+        inputs = kernel.arrays(flag_values)[0]
+        call = ", ".join([f"x[{k}]" for k in range(len(inputs))] + ["0.5"] * len(kernel.scalars))
+        parts += [f"#undef {f}\n#define {f} {int(v)}\n" for f, v in zip(kernel.flags, flag_values)]
+        parts.append(f"namespace variant{index} {{\n{kernel.term_source(flag_values)}"
+                     f"template <typename T> __global__ void sum(const T* x, double* out) {{ *out = optimlab_term({call}); }}\n}}\n"
+                     + "".join(f"template __global__ void variant{index}::sum<{t}>(const {t}*, double*);\n"
+                               for t in CUDA_STORAGE))
+    (tmp_path / "kernel.cu").write_text("".join(parts))
+    result = subprocess.run(["nvcc", "-arch=sm_90", "--ptx", "kernel.cu", "-o", "kernel.ptx"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert (tmp_path / "kernel.ptx").read_text().count(".entry ") == len(variants) * len(CUDA_STORAGE)
