@@ -241,50 +241,54 @@ class _Kernel:
         for index, (name, array) in enumerate(zip((*inputs, *outputs), arrays)):
             fits = tuple(array.shape) == shape or (index < len(inputs) and _broadcasts(array.shape, shape))
             if array.dtype != reference.dtype or not fits:
-                expected = f"{reference.dtype}{shape}" + (" or a shape that broadcasts to it" if index < len(inputs) else "")
+                expected = f"{reference.dtype}{shape}"
+                if index < len(inputs):
+                    expected += " or a shape that broadcasts to it"
                 raise ValueError(f"kernel optimlab_{self.name}: array {name!r} has {array.dtype}{tuple(array.shape)}, "
                                  f"expected {expected}")
         return flag_values, len(inputs), arrays, scalars, shape
 
-    def _cpu_loop(self, flag_values, ctype: str, steps: tuple, statement: str, returns: str = "void") -> str:
+    def _cpu_loop(self, flag_values, ctype: str, steps: tuple, statement: str, sums: bool = False) -> str:
         """A C++ function looping ``statement`` over the elements, with each array's element loaded
         under its name (outputs as references). ``steps``, per input: ``None`` when it has every
         element, else 0 or 1, how far it advances along the loop's last axis (broadcast inputs are
         read at ``offset[k]`` of their row, from the ``shape`` and ``strides`` arguments). With
-        ``returns="double"`` the function returns ``total``, summed over the threads."""
+        ``sums``, the function returns the double ``total`` the statement adds to, over the threads."""
         inputs, outputs = self.arrays(flag_values)
         broadcast = [n for n, step in zip(inputs, steps) if step is not None]
         index = {n: "i" if step is None else f"offset[{broadcast.index(n)}]" + (" + j" if step else "")
                  for n, step in zip(inputs, steps)}
-        args = ["long long n"] + (["int ndim", "const long long* shape", "const long long* strides"] if broadcast else [])
+        args = ["long long n"]
+        args += ["int ndim", "const long long* shape", "const long long* strides"] if broadcast else []
         args += [f"const {ctype}* {n}_ptr" for n in inputs] + [f"{ctype}* {n}_ptr" for n in outputs]
         args += [f"double {s}" for s in self.scalars]
         loads = "".join(f"    const T {n} = {n}_ptr[{index[n]}];\n" for n in inputs)
         loads += "".join(f"    T& {n} = {n}_ptr[i];\n" for n in outputs)
-        total = returns == "double"
         # a sum in double is vectorised only where OpenMP may reorder it: ``simd`` on the loop over elements
-        reduction, simd = (" reduction(+:total)", " simd") if total else ("", "")
-        pragma = f"  #pragma omp parallel for{'' if broadcast else simd} schedule(static){reduction} if(n >= {PARALLEL_MIN})\n"
+        reduction = " reduction(+:total)" if sums else ""
+        simd = " simd" if sums else ""
+        parallel = f"schedule(static){reduction} if(n >= {PARALLEL_MIN})\n"
         if not broadcast:
-            loop = pragma + "  for (long long i = 0; i < n; ++i) {\n" + loads + statement + "  }\n"
+            loop = f"  #pragma omp parallel for{simd} {parallel}  for (long long i = 0; i < n; ++i) {{\n"
         else:  # tiles of up to BROADCAST_TILE elements of one row; each finds its row's offsets first
+            tile, k = BROADCAST_TILE, len(broadcast)
             loop = (
-                f"  const long long inner = shape[ndim - 1], tiles = (inner + {BROADCAST_TILE - 1}) / {BROADCAST_TILE};\n"
-                + pragma
-                + "  for (long long tile = 0; tile < n / inner * tiles; ++tile) {\n"
-                + f"    const long long row = tile / tiles, start = tile % tiles * {BROADCAST_TILE};\n"
-                + f"    const long long stop = start + {BROADCAST_TILE} < inner ? start + {BROADCAST_TILE} : inner;\n"
-                + f"    long long offset[{len(broadcast)}] = {{0}};\n"
-                + "    for (long long rest = row, axis = ndim - 2; axis >= 0; rest /= shape[axis], --axis)\n"
-                + f"      for (int k = 0; k < {len(broadcast)}; ++k) offset[k] += rest % shape[axis] * strides[k * ndim + axis];\n"
-                + (f"    #pragma omp simd{reduction}\n" if total else "")
+                f"  const long long inner = shape[ndim - 1], tiles = (inner + {tile - 1}) / {tile};\n"
+                f"  #pragma omp parallel for {parallel}"
+                "  for (long long tile = 0; tile < n / inner * tiles; ++tile) {\n"
+                f"    const long long row = tile / tiles, start = tile % tiles * {tile};\n"
+                f"    const long long stop = start + {tile} < inner ? start + {tile} : inner;\n"
+                f"    long long offset[{k}] = {{0}};\n"
+                "    for (long long rest = row, axis = ndim - 2; axis >= 0; rest /= shape[axis], --axis)\n"
+                f"      for (int k = 0; k < {k}; ++k) offset[k] += rest % shape[axis] * strides[k * ndim + axis];\n"
+                + (f"    #pragma omp{simd}{reduction}\n" if sums else "")
                 + "    for (long long j = start; j < stop; ++j) {\n    const long long i = row * inner + j;\n"
-                + loads + statement + "  }\n  }\n"
             )
         return (
-            f'extern "C" {returns} {self._cpu_name(flag_values, steps)}({", ".join(args)}) {{\n'
-            + f"  typedef {ctype} T;\n" + ("  double total = 0;\n" if total else "")
-            + loop + ("  return total;\n" if total else "") + "}\n"
+            f'extern "C" {"double" if sums else "void"} {self._cpu_name(flag_values, steps)}({", ".join(args)}) {{\n'
+            + f"  typedef {ctype} T;\n" + ("  double total = 0;\n" if sums else "")
+            + loop + loads + statement + ("  }\n  }\n" if broadcast else "  }\n")
+            + ("  return total;\n" if sums else "") + "}\n"
         )
 
     def _cpu_header(self, flag_values: tuple[bool, ...]) -> str:
@@ -300,7 +304,8 @@ class _Kernel:
     @functools.lru_cache(maxsize=None)
     def _cpu_function(self, flag_values: tuple[bool, ...], ctype: str, steps: tuple):
         name = self._cpu_name(flag_values, steps)
-        library = build_cpu_library(self.cpu_source(flag_values, ctype, steps), f"{name}_{ctype}", f"optimlab_{self.name}")
+        source = self.cpu_source(flag_values, ctype, steps)
+        library = build_cpu_library(source, f"{name}_{ctype}", f"optimlab_{self.name}")
         function = getattr(library, name)
         pointer = ctypes.c_void_p
         n_arrays = sum(map(len, self.arrays(flag_values)))
@@ -374,7 +379,8 @@ class ElementwiseKernel(_Kernel):
 
     def bytes_per_element(self, flags: dict | None = None, itemsize: int = 4) -> int:
         """Memory traffic of one element in the variant ``flags``: each input read once, each output
-        read and written once, ``itemsize`` bytes each (AdamW in fp32: (1 + 2·3)·4 = 28)."""
+        read and written once, ``itemsize`` bytes each (AdamW in fp32: (1 + 2·3)·4 = 28). A broadcast
+        input is counted in full: an upper bound (Adafactor's factors cost (n + m)/nm of that)."""
         inputs, outputs = self.arrays(tuple(bool((flags or {}).get(f, False)) for f in self.flags))
         return (len(inputs) + 2 * len(outputs)) * itemsize
 
@@ -454,5 +460,6 @@ class ReductionKernel(_Kernel):
     def cpu_source(self, flag_values: tuple[bool, ...], ctype: str, steps: tuple | None = None) -> str:
         """The C++ translation unit of the CPU form: ``optimlab_term`` summed by an OpenMP reduction."""
         steps = steps or (None,) * len(self.arrays(flag_values)[0])
-        return (self._cpu_header(flag_values) + self.term_source(flag_values)
-                + self._cpu_loop(flag_values, ctype, steps, f"    total += {self._call_term(flag_values)};\n", "double"))
+        add = f"    total += {self._call_term(flag_values)};\n"
+        return self._cpu_header(flag_values) + self.term_source(flag_values) + self._cpu_loop(
+            flag_values, ctype, steps, add, sums=True)

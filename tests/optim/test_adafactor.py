@@ -49,15 +49,19 @@ def test_first_step_of_a_rank_one_gradient_in_closed_form():
     np.testing.assert_allclose(param.data, theta0 - alpha * np.sign(grad), rtol=1e-15, atol=0)
 
 
-FUSED_CONFIGS = [{}, {"lr": 0.1, "weight_decay": 0.05, "eps": (1e-3, 1e-2), "d": 1.2, "maximize": True},
-                 {"convention": "optax", "min_dim_size_to_factor": 3}, {"convention": "optax", "min_dim_size_to_factor": 3,
-                                                                        "weight_decay": 0.01, "maximize": True}]
+FUSED_CONFIGS = {
+    "torch": {},
+    "torch-decay-maximize": {"lr": 0.1, "weight_decay": 0.05, "eps": (1e-3, 1e-2), "d": 1.2, "maximize": True},
+    "optax": {"convention": "optax", "min_dim_size_to_factor": 3},
+    "optax-decay-maximize": {"convention": "optax", "min_dim_size_to_factor": 3, "weight_decay": 0.01,
+                             "maximize": True},
+}
 
 
 @pytest.mark.skipif(not cpu_compiler_available(), reason="needs a C++ compiler (g++)")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("kwargs", FUSED_CONFIGS, ids=["torch", "torch-decay-maximize", "optax", "optax-decay-maximize"])
-def test_fused_step_with_broadcast_factors_matches_the_reference(kwargs, dtype):
+@pytest.mark.parametrize("config", FUSED_CONFIGS)
+def test_fused_step_with_broadcast_factors_matches_the_reference(config, dtype):
     """The fused step (compiled CPU form: factors broadcast into the kernels, Σ U² by the reduction
     kernel) against the reference, parameters and state after each of 50 steps, on a batch of
     matrices (torch: factors (2, 3, 1) and (2, 1, 4)), a 3-D tensor whose two largest dims are not the
@@ -66,6 +70,7 @@ def test_fused_step_with_broadcast_factors_matches_the_reference(kwargs, dtype):
     formulas, a few ulp of different rounding order), float32 1e-5."""
     from optimlab.verify import run_kernel_parity
 
-    result = run_kernel_parity(Adafactor, kwargs, steps=50, dtype=dtype, shapes=((2, 3, 4), (6, 3, 5), (1, 5), (6, 1), (4,)))
+    shapes = ((2, 3, 4), (6, 3, 5), (1, 5), (6, 1), (4,))
+    result = run_kernel_parity(Adafactor, FUSED_CONFIGS[config], steps=50, dtype=dtype, shapes=shapes)
     assert not result.problems, result.problems
     assert result.error <= (1e-12 if dtype == np.float64 else 1e-5), result

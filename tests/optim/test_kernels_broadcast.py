@@ -3,8 +3,9 @@
 
 An elementwise body here does the same float operations in the same order as the NumPy expression
 (no FMA contraction: ``-ffp-contract=off``), so the results must be bit-identical. A reduction sums
-the same per-element terms in double in another order than ``numpy.sum``: relative differences up to
-n·2⁻⁵³ are allowed (n ≤ 1.2e5 here: ≤ 1.4e-11, asserted ≤ 1e-11 at n below 1e5 and 1e-10 above).
+the same per-element terms in double in another order than ``numpy.sum``: for n terms ≥ 0 each sum
+is within (n − 1)·2⁻⁵³ of the exact one, relative, so the two differ by at most 2n·2⁻⁵³. The CUDA
+form of a reduction is compile-checked with nvcc where it is installed (nothing runs on a GPU here).
 """
 
 import itertools
@@ -109,7 +110,7 @@ def test_reduction_sums_the_term_in_double(shape, dtype):
     for got, term in ((factored, g / (row * col + eps)), (plain, g / (full + eps))):
         expected = np.sum(np.square(term).astype(np.float64))
         assert isinstance(got, float)
-        assert abs(got - expected) <= (1e-10 if g.size > 1e5 else 1e-11) * abs(expected)
+        assert abs(got - expected) <= 2 * g.size * 2.0**-53 * expected
     if g.size == 0:
         assert factored == plain == 0.0
 
@@ -137,7 +138,8 @@ def test_the_reduction_term_compiles_as_cuda(tmp_path, kernel):
         call = ", ".join([f"x[{k}]" for k in range(len(inputs))] + ["0.5"] * len(kernel.scalars))
         parts += [f"#undef {f}\n#define {f} {int(v)}\n" for f, v in zip(kernel.flags, flag_values)]
         parts.append(f"namespace variant{index} {{\n{kernel.term_source(flag_values)}"
-                     f"template <typename T> __global__ void sum(const T* x, double* out) {{ *out = optimlab_term({call}); }}\n}}\n"
+                     "template <typename T> __global__ void sum(const T* x, double* out) "
+                     f"{{ *out = optimlab_term({call}); }}\n}}\n"
                      + "".join(f"template __global__ void variant{index}::sum<{t}>(const {t}*, double*);\n"
                                for t in CUDA_STORAGE))
     (tmp_path / "kernel.cu").write_text("".join(parts))
