@@ -10,13 +10,14 @@ names as its NumPy reference. ``ElementwiseKernel`` turns that body into
 
 Inside a body: ``T`` is the storage dtype of the arrays (float16, bfloat16 from ``ml_dtypes``, which
 CuPy ≥ 14 also takes, float32 or float64), ``C`` the compute type (``double`` for float64 storage,
-``float`` otherwise: 16-bit storage is updated in float32, one rounding per stored value), inputs are read-only values, outputs are references updated
-in place, scalars are ``double``. Compile-time variants come from ``flags`` and are tested with
-``#if FLAG``: one template per family, never a copy per variant. Use the C math functions that both
-compilers overload for float and double: ``sqrt``, ``fabs``, ``fmax``, ``fmin``, ``copysign``,
-``pow``, ``exp``, and ``optimlab_max`` (NaN-propagating like ``numpy.maximum``). An array that
-exists only in some variants is listed in ``requires`` with the flag that switches it on (``"!FLAG"``:
-the flag that switches it off).
+``float`` otherwise: 16-bit storage is updated in float32, one rounding per stored value), inputs are
+read-only values, outputs are references updated in place, scalars are ``double``. Compile-time
+variants come from ``flags`` and are tested with ``#if FLAG``: one template per family, never a copy
+per variant. Use the C math functions that both compilers overload for float and double: ``sqrt``,
+``fabs``, ``fmax``, ``fmin``, ``copysign``, ``pow``, ``exp``, and ``optimlab_max``/``optimlab_min``
+(NaN-propagating like ``numpy.maximum``/``minimum``, where ``fmax``/``fmin`` drop a NaN). An array
+that exists only in some variants is listed in ``requires`` with the flag that switches it on
+(``"!FLAG"``: the flag that switches it off).
 
 An input may have any shape that *broadcasts* to the outputs' (NumPy's rules: Adafactor's row and
 column statistics, ``(..., n, 1)`` and ``(..., 1, m)`` against ``(..., n, m)``); the outputs all have
@@ -56,6 +57,7 @@ template <typename T> struct optimlab_compute { typedef float type; };
 template <> struct optimlab_compute<double> { typedef double type; };
 // | rather than ||: no branch, so that loops under `omp simd` (the sums) vectorise
 template <typename X> __device__ inline X optimlab_max(X a, X b) { return ((a != a) | (a > b)) ? a : b; }
+template <typename X> __device__ inline X optimlab_min(X a, X b) { return ((a != a) | (a < b)) ? a : b; }
 #ifndef __CUDACC__
 // The CPU's stand-ins for CuPy's float16 and bfloat16 classes: 16-bit storage converted exactly to
 // float and rounded from float to nearest even (a NaN stays a quiet NaN), with branch-free bit

@@ -79,7 +79,7 @@ C grad = (C)g;
 C param = (C)p * (C)(1 - lr * weight_decay);
 C m = (C)exp_avg + (C)(1 - beta1) * (grad - (C)exp_avg);
 exp_avg = (T)m;
-C ratio = fmin(fabs(m) / ((C)rho_bs * (C)hessian + (C)floor), (C)1);
+C ratio = optimlab_min(fabs(m) / ((C)rho_bs * (C)hessian + (C)floor), (C)1);  // NaN stays NaN, as xp.minimum
 C sign_m = (C)((m > 0) - (m < 0));
 p = (T)(param - (C)lr * sign_m * ratio);
 """,

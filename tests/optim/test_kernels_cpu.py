@@ -148,3 +148,47 @@ def test_16bit_storage_converts_like_numpy(storage):
     nan = np.isnan(expected.astype(np.float32))
     assert np.array_equal(np.isnan(out.astype(np.float32)), nan)
     assert np.array_equal(out.view(np.uint16)[~nan], expected.view(np.uint16)[~nan])
+
+
+def _kernel_optimizers() -> list:
+    """(name, class, config): every torch-twin configuration with a kernel, then every exported
+    optimizer whose module defines a fused kernel, with its defaults."""
+    import importlib
+
+    import optimlab.optim as optim
+    from optimlab.kernels import BlockwiseKernel, ElementwiseKernel
+
+    found = [(str(case), case.ours, case.config) for case in CASES]
+    for name in optim.__all__:
+        cls = getattr(optim, name)
+        module = importlib.import_module(cls.__module__)
+        if any(isinstance(v, (ElementwiseKernel, BlockwiseKernel)) for v in vars(module).values()):
+            found.append((f"{name}(defaults)", cls, {}))
+    return found
+
+
+@pytest.mark.parametrize("name, cls, config", _kernel_optimizers(), ids=lambda v: v if isinstance(v, str) else "")
+def test_non_finite_gradients_propagate_as_in_the_reference(name, cls, config):
+    """A NaN, a +inf and a −inf in the gradient for three steps: the kernel leaves the same elements
+    NaN or infinite as the NumPy reference, and the finite ones within float64 rounding (1e-12)."""
+    from optimlab import Parameter
+    from optimlab.kernels import cpu_kernels
+
+    results = []
+    for fused in (False, True):
+        rng = np.random.default_rng(0)
+        param = Parameter(rng.standard_normal((4, 8)))
+        optimizer = cls([param], **config)
+        with cpu_kernels(fused), np.errstate(all="ignore"):
+            for _ in range(3):
+                grad = rng.standard_normal((4, 8))
+                grad[0, 1], grad[1, 2], grad[2, 3] = np.nan, np.inf, -np.inf
+                param.grad = grad
+                optimizer.step()
+        arrays = {key: value for key, value in optimizer.state[param].items() if isinstance(value, np.ndarray)}
+        results.append({"param": param.data.copy(), **{key: value.copy() for key, value in arrays.items()}})
+    reference, kernel = results
+    assert set(reference) == set(kernel)
+    for key, expected in reference.items():
+        assert np.array_equal(np.isnan(kernel[key]), np.isnan(expected)), key
+        assert np.allclose(kernel[key], expected, rtol=1e-12, atol=0, equal_nan=True), key
