@@ -72,7 +72,9 @@ z_path = curvature.newton_path(lambda z: A_map.T @ rosenbrock.grad(A_map @ z),
                                np.linalg.solve(A_map, rosenbrock.start), 4)
 affine_error = np.abs(z_path @ A_map.T - theta_path).max() / np.abs(theta_path).max()
 print(f"Newton on f(Az), mapped back by A, vs Newton on f: relative difference {affine_error:.1e}")
-assert affine_error <= 1e-12  # the same iterates up to rounding in the 2×2 solves
+# The same iterates up to rounding in the 2×2 solves: κ(AᵀHA) reaches 1.8·10⁵ on this path, so each
+# solve may lose κ·ε ≈ 2·10⁻¹¹ (measured 4e-12 on one machine, below 1e-12 on another).
+assert affine_error <= 1e-10
 
 
 # %% [markdown]

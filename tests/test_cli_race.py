@@ -90,10 +90,11 @@ def test_race_matches_torch_on_the_same_function():
     assert np.array_equal(trajectory.points, ours.points)
 
 
-def test_figures_command_writes_the_stored_figure(tmp_path, capsys):
+def test_figures_command_writes_the_stored_figure(tmp_path, capfd):
+    """Drawn in a child process started with the pinned environment (its output is the child's)."""
     assert main(["figures", "--outdir", str(tmp_path), "schedule_shapes"]) == 0
     assert (tmp_path / "schedule_shapes.svg").read_bytes() == (STORED / "schedule_shapes.svg").read_bytes()
-    assert f"wrote {tmp_path / 'schedule_shapes.svg'}" in capsys.readouterr().out
+    assert f"wrote {tmp_path / 'schedule_shapes.svg'}" in capfd.readouterr().out
 
 
 def test_figures_command_refuses_unknown_names(tmp_path, capsys):

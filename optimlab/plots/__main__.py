@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from optimlab.plots import FIGURES, write_figures
+from optimlab.plots.registry import pinned, run_pinned
 
 
 def figures_command(args) -> int:
@@ -16,6 +17,8 @@ def figures_command(args) -> int:
     if unknown:
         print(f"optimlab figures: error: unknown figure(s) {unknown}; choose from {', '.join(FIGURES)}", file=sys.stderr)
         return 2
+    if not pinned():  # one pinned process for all of them (see optimlab.plots.registry)
+        return run_pinned([str(args.outdir), *names])
     with Progress(len(names), desc="figures") as bar:
         for name in names:
             (path,) = write_figures(args.outdir, [name])

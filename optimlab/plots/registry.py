@@ -3,10 +3,20 @@
 A figure is saved as SVG with its text as paths, a fixed hash salt for the ids matplotlib
 generates, and no date or creator in its metadata, so regenerating leaves the bytes unchanged
 (with the pinned matplotlib of the ``book`` extra).
+
+The same bytes on another machine need the same arithmetic too. Some figures are drawn from
+rounding-sensitive data (histograms of rounding errors, curves whose simplified path keeps other
+vertices when a value moves by an ulp), and NumPy's AVX-512 loops and OpenBLAS's per-CPU kernels
+round differently from their AVX2 forms (seen: 5 of 31 figures differed between an AMD EPYC and an
+Intel Xeon). ``write_figures`` therefore draws in a Python process started with ``PINNED_ENV``, which
+selects the AVX2 code of NumPy, OpenBLAS and torch, present on every x86-64 machine with AVX2.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -48,7 +58,21 @@ FIGURES = {
     "memory_training_curves": memory.memory_training_curves,
 }
 
+# Read when NumPy, OpenBLAS and torch load, so they must be set before the process starts.
+PINNED_ENV = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell",
+              "OPENBLAS_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2"}
 SVG_RC = {"svg.hashsalt": "optimlab", "svg.fonttype": "path", "svg.image_inline": True}
+
+
+def pinned() -> bool:
+    """Whether this process was started with ``PINNED_ENV``."""
+    return all(os.environ.get(key) == value for key, value in PINNED_ENV.items())
+
+
+def run_pinned(argv: list[str]) -> int:
+    """``python -m optimlab.plots ARGV`` in a new process started with ``PINNED_ENV``; its exit status."""
+    command = [sys.executable, "-m", "optimlab.plots", *argv]
+    return subprocess.run(command, env={**os.environ, **PINNED_ENV}).returncode
 SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
@@ -68,11 +92,16 @@ def save_figure(fig, path) -> Path:
 
 
 def write_figures(outdir="figures", names=None) -> list[Path]:
-    """Draw and save the named figures (all by default) to ``outdir/<name>.svg``."""
+    """Draw and save the named figures (all by default) to ``outdir/<name>.svg``, in a process
+    started with ``PINNED_ENV`` (this one if it was)."""
     names = list(FIGURES) if names is None else list(names)
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
         raise ValueError(f"unknown figure(s) {unknown}; choose from {sorted(FIGURES)}")
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    if not pinned():  # draw in a pinned process (see the module docstring)
+        if run_pinned([str(outdir), *names]) != 0:
+            raise RuntimeError(f"drawing {names} in a pinned process failed (see its output above)")
+        return [outdir / f"{name}.svg" for name in names]
     return [save_figure(FIGURES[name](), outdir / f"{name}.svg") for name in names]
