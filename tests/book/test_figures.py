@@ -10,9 +10,19 @@ from book_paths import CHAPTERS, ROOT
 FIGURE_DIR = ROOT / "figures"
 
 
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory):
+    """Every figure drawn now, once: one child process with the pinned environment (see
+    ``optimlab.plots.registry``); ``make test`` sends this module's tests to one worker."""
+    outdir = tmp_path_factory.mktemp("figures")
+    write_figures(outdir)
+    return outdir
+
+
+@pytest.mark.xdist_group("figures")
 @pytest.mark.parametrize("name", sorted(FIGURES))
-def test_figure_is_reproduced_byte_for_byte(name, tmp_path):
-    (fresh,) = write_figures(tmp_path, [name])
+def test_figure_is_reproduced_byte_for_byte(name, drawn):
+    fresh = drawn / f"{name}.svg"
     stored = FIGURE_DIR / f"{name}.svg"
     assert stored.exists(), f"{stored} is missing: run `make figures`"
     assert fresh.read_bytes() == stored.read_bytes(), f"{stored.name} is stale: run `make figures`"
