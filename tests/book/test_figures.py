@@ -10,10 +10,10 @@ from book_paths import CHAPTERS, ROOT
 FIGURE_DIR = ROOT / "figures"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def drawn(tmp_path_factory):
-    """Every figure drawn now, once: one child process with the pinned environment (see
-    ``optimlab.plots.registry``); ``make test`` sends this module's tests to one worker."""
+    """Every figure drawn now, once per test process: one child process with the pinned environment
+    (see ``optimlab.plots.registry``); ``make test`` sends the tests using it to one worker."""
     outdir = tmp_path_factory.mktemp("figures")
     write_figures(outdir)
     return outdir
