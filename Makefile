@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
 
 tour: $(STAMP)
 	$(VENV)/bin/optimlab verify

@@ -12,14 +12,13 @@ FIGURE_DIR = ROOT / "figures"
 
 @pytest.fixture(scope="session")
 def drawn(tmp_path_factory):
-    """Every figure drawn now, once per test process: one child process with the pinned environment
-    (see ``optimlab.plots.registry``); ``make test`` sends the tests using it to one worker."""
+    """Every figure drawn now, once per test process (each xdist worker): one child process with the
+    pinned environment (see ``optimlab.plots.registry``)."""
     outdir = tmp_path_factory.mktemp("figures")
     write_figures(outdir)
     return outdir
 
 
-@pytest.mark.xdist_group("figures")
 @pytest.mark.parametrize("name", sorted(FIGURES))
 def test_figure_is_reproduced_byte_for_byte(name, drawn):
     fresh = drawn / f"{name}.svg"
