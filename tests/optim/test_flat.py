@@ -41,6 +41,16 @@ def _assert_identical(plain_params, plain, flat_params, flat):
             assert np.array_equal(state_a[key], state_b[key]), key
 
 
+def _step_side_by_side(problem, plain_params, plain, flat_params, flat):
+    """``STEPS`` steps of both optimizers on the same gradients, identical after each."""
+    for step in range(STEPS):
+        _setgrads(plain_params, problem, step)
+        _setgrads(flat_params, problem, step)
+        plain.step()
+        flat.step()
+        _assert_identical(plain_params, plain, flat_params, flat)
+
+
 @pytest.mark.parametrize("fused", [False, True], ids=["reference", "cpu-kernel"])
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_flat_steps_are_bit_identical(case, fused):
@@ -48,12 +58,7 @@ def test_flat_steps_are_bit_identical(case, fused):
     plain_params, plain, flat_params, flat = _pair(case, problem)
     buffer = flat._flat_buffers[0]
     with cpu_kernels(fused):
-        for step in range(STEPS):
-            _setgrads(plain_params, problem, step)
-            _setgrads(flat_params, problem, step)
-            plain.step()
-            flat.step()
-            _assert_identical(plain_params, plain, flat_params, flat)
+        _step_side_by_side(problem, plain_params, plain, flat_params, flat)
     assert all(np.shares_memory(p.data, buffer.data) for p in flat_params)
     for p in flat_params:
         assert all(np.shares_memory(v, buffer.state[k]) for k, v in flat.state[p].items() if isinstance(v, np.ndarray))
@@ -69,12 +74,7 @@ def test_the_reference_over_pieces_of_the_buffer_is_bit_identical(case, monkeypa
     monkeypatch.setattr(flat_module, "CHUNK", 7)
     problem = TrajectoryProblem(seed=3)
     plain_params, plain, flat_params, flat = _pair(case, problem)
-    for step in range(STEPS):
-        _setgrads(plain_params, problem, step)
-        _setgrads(flat_params, problem, step)
-        plain.step()
-        flat.step()
-        _assert_identical(plain_params, plain, flat_params, flat)
+    _step_side_by_side(problem, plain_params, plain, flat_params, flat)
     assert len(flat._flat_buffers[0]._pieces) > 1
 
 
