@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimlab.backend import cupy_module, is_cupy_array
-from optimlab.kernels.elementwise import _CPU_TYPES, PARALLEL_MIN, PREAMBLE, build_cpu_library
+from optimlab.kernels.elementwise import PARALLEL_MIN, PREAMBLE, _indent, build_cpu_library, cpu_type
 
 _CUDA_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 # No FMA contraction (as the CPU form's -ffp-contract=off); NVRTC's division and sqrt are IEEE by default.
@@ -51,10 +51,6 @@ def cuda_threads(blocksize: int) -> int:
         raise ValueError(f"the GPU form needs a block size that is a multiple of 32 (of 256 above 256), "
                          f"got blocksize={blocksize}")
     return threads
-
-
-def _indent(body: str) -> str:
-    return "\n".join(line if line.startswith("#") else "    " + line for line in body.strip().splitlines())
 
 
 @dataclass(frozen=True)
@@ -112,7 +108,7 @@ class BlockwiseKernel:
 
         def function(name: str, carried: list[str], loads: str, body: str) -> str:
             return (f"__device__ inline void optimlab_{name}({head}, {', '.join(carried)}) {{\n"
-                    + loads + "  {\n" + _indent(body) + "\n  }\n}\n")
+                    + loads + "  {\n" + _indent(body.strip(), 4) + "\n  }\n}\n")
 
         return (
             PREAMBLE + defines + f"typedef {ctype} T;\ntypedef optimlab_compute<T>::type C;\n" + self.helpers
@@ -227,16 +223,8 @@ class BlockwiseKernel:
         return function
 
     def _run_cpu(self, flag_values, blocksize, arrays, scalars, n) -> None:
-        dtype = arrays[0].dtype
-        if dtype not in _CPU_TYPES:
-            raise TypeError(f"the CPU form of optimlab_{self.name} supports float16, float32 and float64, got {dtype}")
-        read_only = len(self.inputs)
-        for index, array in enumerate(arrays):
-            if not array.flags.c_contiguous:
-                raise ValueError(f"the CPU form of optimlab_{self.name} needs C-contiguous arrays")
-            if read_only <= index < len(arrays) - len(self.tables) and not array.flags.writeable:
-                raise ValueError(f"the CPU form of optimlab_{self.name} cannot write a read-only array")
-        function = self._cpu_function(flag_values, blocksize, _CPU_TYPES[dtype])
+        ctype = cpu_type(self.name, arrays, range(len(self.inputs), len(arrays) - len(self.tables)))
+        function = self._cpu_function(flag_values, blocksize, ctype)
         function(n, *[a.ctypes.data for a in arrays], *scalars)
 
     @functools.lru_cache(maxsize=None)

@@ -44,8 +44,8 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from ml_dtypes import bfloat16
@@ -318,15 +318,7 @@ class _Kernel:
         return function
 
     def _run_cpu(self, flag_values, arrays, scalars, n_in: int, shape: tuple[int, ...]):
-        dtype = arrays[0].dtype
-        if dtype not in _CPU_TYPES:
-            raise TypeError(f"the CPU form of optimlab_{self.name} supports float16, bfloat16, float32 and float64, "
-                            f"got {dtype}")
-        for index, array in enumerate(arrays):
-            if not array.flags.c_contiguous:
-                raise ValueError(f"the CPU form of optimlab_{self.name} needs C-contiguous arrays")
-            if index >= n_in and not array.flags.writeable:
-                raise ValueError(f"the CPU form of optimlab_{self.name} cannot write a read-only array")
+        ctype = cpu_type(self.name, arrays, range(n_in, len(arrays)))
         n = math.prod(shape)
         if n == 0:
             return 0.0
@@ -334,12 +326,26 @@ class _Kernel:
         dims, strides = _broadcast_loop(shape, broadcast)
         step = iter(s[-1] for s in strides)
         steps = tuple(None if a.size == n else next(step) for a in arrays[:n_in])
-        function = self._cpu_function(flag_values, _CPU_TYPES[dtype], steps)
+        function = self._cpu_function(flag_values, ctype, steps)
         layout = []
         if broadcast:
             dims, strides = np.array(dims, np.int64), np.array(strides, np.int64)
             layout = [len(dims), dims.ctypes.data, strides.ctypes.data]
         return function(n, *layout, *[a.ctypes.data for a in arrays], *scalars)
+
+
+def cpu_type(name: str, arrays, writable) -> str:
+    """The C++ storage type of ``arrays`` for the CPU form of kernel ``name``, after checking that
+    they are C-contiguous and that those at the indices ``writable`` can be written."""
+    dtype = arrays[0].dtype
+    if dtype not in _CPU_TYPES:
+        raise TypeError(f"the CPU form of optimlab_{name} supports float16, bfloat16, float32 and float64, got {dtype}")
+    for index, array in enumerate(arrays):
+        if not array.flags.c_contiguous:
+            raise ValueError(f"the CPU form of optimlab_{name} needs C-contiguous arrays")
+        if index in writable and not array.flags.writeable:
+            raise ValueError(f"the CPU form of optimlab_{name} cannot write a read-only array")
+    return _CPU_TYPES[dtype]
 
 
 def _indent(body: str, spaces: int) -> str:

@@ -192,3 +192,27 @@ def test_non_finite_gradients_propagate_as_in_the_reference(name, cls, config):
     for key, expected in reference.items():
         assert np.array_equal(np.isnan(kernel[key]), np.isnan(expected)), key
         assert np.allclose(kernel[key], expected, rtol=1e-12, atol=0, equal_nan=True), key
+
+
+def test_the_cpu_forms_refuse_arrays_they_cannot_run():
+    """One check serves the elementwise and the block-wise CPU forms: the dtype, C-contiguity, and
+    writeable outputs (an 8-bit kernel's codes are outputs, its tables are not)."""
+    from optimlab.kernels import ElementwiseKernel
+    from optimlab.optim.adam8bit import adam8bit_fused, adam8bit_init
+
+    scale = ElementwiseKernel(name="scale", inputs=("a",), outputs=("out",), scalars=("c",), body="out = (T)((C)a * (C)c);")
+    with pytest.raises(TypeError, match="supports float16, bfloat16, float32 and float64, got int64"):
+        scale(a=np.ones(4, np.int64), out=np.ones(4, np.int64), c=2.0)
+    with pytest.raises(ValueError, match="needs C-contiguous arrays"):
+        scale(a=np.ones(8)[::2], out=np.ones(4), c=2.0)
+    read_only = np.ones(4)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="cannot write a read-only array"):
+        scale(a=np.ones(4), out=read_only, c=2.0)
+    scale(a=read_only, out=np.ones(4), c=2.0)  # a read-only input is fine
+
+    param = np.ones(5000, np.float32)
+    state = adam8bit_init(param)
+    state["exp_avg_codes"].flags.writeable = False
+    with pytest.raises(ValueError, match="optimlab_adam8bit cannot write a read-only array"):
+        adam8bit_fused(param, np.ones_like(param), state, lr=1e-3)
