@@ -6,8 +6,8 @@ bandwidth from the step's byte count (an elementwise update reads each input and
 writes each in/out array once: AdamW in fp32 moves (1 + 2·3)·4 = 28 bytes per parameter), the fraction
 of the copy bandwidth measured in the same run, and the ratio to torch's fastest implementation of the
 same optimizer in the same run (the float32 ones; the bfloat16 rows, 14 bytes per parameter, are
-compared with torch's fused bfloat16 step). ``run`` works on the CPU (NumPy, torch CPU) and on a CUDA GPU (CuPy,
-torch CUDA); layouts are one large tensor or GPT-2-small's 148 parameter shapes. The two ratios the
+compared with torch's fused bfloat16 step). ``run`` works on the CPU (NumPy, torch CPU) and on a
+CUDA GPU (CuPy, torch CUDA); layouts are one large tensor or GPT-2-small's 148 parameter shapes. The two ratios the
 issue asks for are reported on their own: our NumPy step over torch's foreach step, and our fused
 kernel over torch's fused step (below 1: ours is faster). On the CPU the 1-minute load average at the
 start is recorded, since a shared machine slows whatever runs on it.

@@ -30,8 +30,6 @@ import math
 import numbers
 from typing import Any, Callable, Iterable
 
-import numpy as np
-
 from optimlab.backend import get_array_module, is_array
 from optimlab.kernels import use_fused
 from optimlab.optim.flat import FlatBuffer, build_flat_state, partition
@@ -250,7 +248,7 @@ class Optimizer:
             if state is None:
                 return False
             flat.state, flat.state_views = state, {}
-        if use_fused(flat.data) or get_array_module(flat.data) is not np:
+        if use_fused(flat.data):  # a GPU array, or the compiled CPU form: one pass over the buffer
             self._update(flat.param, flat.grad, flat.state, hyper)
         else:
             flat.update_in_pieces(lambda param, grad, state: self._update(param, grad, state, hyper))

@@ -3,15 +3,16 @@
 An optimizer step is memory-bound, and one kernel launch per small tensor wastes most of the
 bandwidth. After ``optimizer.flatten()``, the parameters of each group (per dtype and backend) are
 views into one contiguous buffer, their gradients views into a second, and every state entry a view
-into a flat state array; the update then runs once over the whole buffer (one kernel launch), or
-on NumPy as one pass over cache-sized pieces of it (``CHUNK``). ``Parameter.data``/``.grad`` stay ordinary arrays (views), ``optimizer.state[p]`` stays
-torch-shaped (views, copied on ``state_dict()``), and the flat state is rebuilt from the per-parameter
-state whenever the two part ways (after ``load_state_dict``, or a step where some gradient was None).
+into a flat state array; the update then runs once over the whole buffer (one kernel launch), or on
+NumPy as one pass over cache-sized pieces of it (``CHUNK``). ``Parameter.data``/``.grad`` stay
+ordinary arrays (views), ``optimizer.state[p]`` stays torch-shaped (views, copied on
+``state_dict()``), and the flat state is rebuilt from the per-parameter state whenever the two part
+ways (after ``load_state_dict``, or a step where some gradient was None).
 
 A flat buffer's state (and each piece's) is a ``FlatState``: besides the state entries it owns the
 temporaries its in-place reference update needs (``scratch``), allocated on the first step and
-reused, so that a steady-state NumPy step allocates no array memory. Scratch is never state: it is not in
-``optimizer.state``, not exported by ``state_dict()`` and not counted by ``state_bytes()``.
+reused, so that a steady-state NumPy step allocates no array memory. Scratch is never state: it is
+not in ``optimizer.state``, not exported by ``state_dict()`` and not counted by ``state_bytes()``.
 """
 
 from __future__ import annotations

@@ -62,6 +62,7 @@ FIGURES = {
 PINNED_ENV = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell",
               "OPENBLAS_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2"}
 SVG_RC = {"svg.hashsalt": "optimlab", "svg.fonttype": "path", "svg.image_inline": True}
+SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
 def pinned() -> bool:
@@ -73,7 +74,6 @@ def run_pinned(argv: list[str]) -> int:
     """``python -m optimlab.plots ARGV`` in a new process started with ``PINNED_ENV``; its exit status."""
     command = [sys.executable, "-m", "optimlab.plots", *argv]
     return subprocess.run(command, env={**os.environ, **PINNED_ENV}).returncode
-SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
 def save_svg(fig, target) -> None:
