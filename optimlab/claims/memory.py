@@ -15,11 +15,12 @@ from optimlab.claims.registry import CAVEAT, HOLDS, NOT_HERE, Verdict, claim, ve
 from optimlab.optim import (Adam, Adam8bit, AdamMini, AdamW, AdamW8bit, AdamWScheduleFree, Lion, Muon,
                             SGDScheduleFree, Shampoo, SophiaG)
 from optimlab.optim.adam8bit import SIGNED_MAP, UNSIGNED_MAP, dequantize_blockwise, quantize_blockwise
-from optimlab.parameter import Parameter
+from optimlab.optim.memory import state_bytes_per_parameter
 from optimlab.problems import DigitsMLP
 
 WEIGHT_BYTES = 4  # float32 weights
 SEVEN_B = 7e9
+CLAIM_SHAPE = (256, 256)  # one float32 weight matrix
 
 # The figures of the claim: bytes per parameter, weights included (the reading under which AdamW's 12 is right).
 CLAIMED_BYTES = {"AdamW": 12, "Lion": 8, "SophiaG": 12, "AdamMini": 6, "AdamWScheduleFree": 8, "Muon": 8,
@@ -29,16 +30,12 @@ MEASURED = {"AdamW": AdamW, "Lion": Lion, "SophiaG": SophiaG, "AdamMini": AdamMi
             "Shampoo": Shampoo, "Adam8bit": Adam8bit, "AdamW8bit": AdamW8bit}
 
 
-def state_bytes_per_parameter(optimizer_cls, shape=(256, 256), name: str = "mlp.weight") -> float:
+def state_bytes(optimizer_cls, shape=CLAIM_SHAPE) -> float:
     """Measured state bytes per element after one step of ``optimizer_cls`` on one float32 weight."""
-    param = Parameter(np.zeros(shape, dtype=np.float32), name=name)
-    optimizer = optimizer_cls([param])
-    param.grad = np.random.default_rng(0).normal(size=shape).astype(np.float32)
-    optimizer.step()
-    return optimizer.state_bytes_per_parameter()
+    return state_bytes_per_parameter(optimizer_cls, shape, name="mlp.weight")
 
 
-def torch_adamw_state_bytes_per_parameter(shape=(256, 256)) -> float:
+def torch_adamw_state_bytes_per_parameter(shape=CLAIM_SHAPE) -> float:
     """The same measurement on ``torch.optim.AdamW`` (every tensor in its state, ``step`` included)."""
     weight = torch.zeros(shape, requires_grad=True)
     optimizer = torch.optim.AdamW([weight])
@@ -78,13 +75,13 @@ def _mismatches(e: dict) -> list[str]:
                                                              f"{e['eight_bit_saving']:.1%}"),
                                              Verdict(NOT_HERE, "measured: " + "; ".join(_mismatches(e))))))
 def bytes_per_parameter() -> dict:
-    state = {name: state_bytes_per_parameter(cls) for name, cls in MEASURED.items()}
+    state = {name: state_bytes(cls) for name, cls in MEASURED.items()}
     return {
         "state_bytes": state,
         "total_bytes": {name: WEIGHT_BYTES + value for name, value in state.items()},
         "torch_adamw_state_bytes": torch_adamw_state_bytes_per_parameter(),
-        "adam_state_bytes": state_bytes_per_parameter(Adam),
-        "shampoo_32x512": state_bytes_per_parameter(Shampoo, shape=(32, 512)),
+        "adam_state_bytes": state_bytes(Adam),
+        "shampoo_32x512": state_bytes(Shampoo, shape=(32, 512)),
         "eight_bit_saving": 1 - state["AdamW8bit"] / state["AdamW"],
     }
 

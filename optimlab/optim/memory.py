@@ -83,6 +83,25 @@ def stepped(name: str, dtype=np.float32, seed: int = 0):
     return optimizer, params
 
 
+def stepped_optimizer(optimizer_cls, shape, *, dtype=np.float32, seed=0, name=None, **hyper):
+    """``optimizer_cls([θ], **hyper)`` over one parameter of ``shape`` (named ``name``: Adam-mini's blocks
+    come from it) after one step with a random gradient of entries in [½, 1½], so that its lazily
+    created state exists (squares stay normal numbers even in fp16); returns ``(optimizer, θ)``."""
+    rng = np.random.default_rng(seed)
+    param = Parameter(rng.normal(size=shape).astype(dtype), name=name)
+    optimizer = optimizer_cls([param], **hyper)
+    param.grad = rng.uniform(0.5, 1.5, size=shape).astype(dtype)
+    optimizer.step()
+    return optimizer, param
+
+
+def state_bytes_per_parameter(optimizer_cls, shape=(4096,), *, dtype=np.float32, name=None, **hyper) -> float:
+    """``optimizer.state_bytes_per_parameter()`` measured after one step on one parameter of ``shape``
+    (see ``stepped_optimizer``)."""
+    optimizer, _ = stepped_optimizer(optimizer_cls, shape, dtype=dtype, name=name, **hyper)
+    return optimizer.state_bytes_per_parameter()
+
+
 def state_bytes_table(dtype=np.float32) -> list[MemoryRow]:
     """One measured ``MemoryRow`` per exported optimizer (see the module docstring)."""
     rows = []

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from optimlab.backend import is_array
+from optimlab.optim.memory import stepped_optimizer
 from optimlab.parameter import Parameter
 
 
@@ -30,17 +31,6 @@ def first_move(optimizer_cls, grad, *, start=0.0, **hyper) -> np.ndarray:
     return path[1] - path[0]
 
 
-def stepped_optimizer(optimizer_cls, shape, *, dtype=np.float32, seed=0, **hyper):
-    """An optimizer over one parameter of ``shape`` after one step with a random gradient of entries in
-    [½, 1½] (so its lazily created state exists; squares stay normal numbers even in fp16)."""
-    rng = np.random.default_rng(seed)
-    param = Parameter(rng.normal(size=shape).astype(dtype))
-    optimizer = optimizer_cls([param], **hyper)
-    param.grad = rng.uniform(0.5, 1.5, size=shape).astype(dtype)
-    optimizer.step()
-    return optimizer, param
-
-
 def step_bytes_per_parameter(optimizer_cls, shape=(4096,), *, dtype=np.float32, **hyper) -> float:
     """Bytes an elementwise step moves per parameter, from the real arrays: it reads θ, g and every
     state array once and writes θ and every state array once."""
@@ -49,12 +39,6 @@ def step_bytes_per_parameter(optimizer_cls, shape=(4096,), *, dtype=np.float32, 
     read = param.data.nbytes + param.grad.nbytes + sum(v.nbytes for v in state)
     written = param.data.nbytes + sum(v.nbytes for v in state)
     return (read + written) / param.data.size
-
-
-def state_bytes_per_parameter(optimizer_cls, shape=(4096,), *, dtype=np.float32, **hyper) -> float:
-    """``optimizer.state_bytes_per_parameter()`` measured after one step on a parameter of ``shape``."""
-    optimizer, _ = stepped_optimizer(optimizer_cls, shape, dtype=dtype, **hyper)
-    return optimizer.state_bytes_per_parameter()
 
 
 def state_of(optimizer) -> dict:

@@ -7,9 +7,10 @@ import numpy as np
 
 from optimlab.optim import SGD, Adafactor, Adam, Adam8bit, AdamMini, AdamW, AdamW8bit, Lion, Shampoo
 from optimlab.optim.adam import adam_init, adam_update
+from optimlab.optim.memory import state_bytes_per_parameter, stepped_optimizer
 from optimlab.parameter import Parameter
 from optimlab.quiz.bank import letter, question
-from optimlab.quiz.probes import state_bytes_per_parameter, step_bytes_per_parameter, stepped_optimizer
+from optimlab.quiz.probes import step_bytes_per_parameter
 from optimlab.training import GradScaler, MasterWeights, clip_grad_norm_
 
 GB = 1e9
@@ -89,7 +90,7 @@ def least_state(rows, cols):
         "adamw": state_bytes_per_parameter(AdamW, (rows, cols)),
         "lion": state_bytes_per_parameter(Lion, (rows, cols)),
         "sgd": state_bytes_per_parameter(SGD, (rows, cols), lr=0.1, momentum=0.9),
-        "adam_mini": _adam_mini_bytes((rows, cols)),
+        "adam_mini": state_bytes_per_parameter(AdamMini, (rows, cols), name="layers.0.mlp.weight"),
         "adafactor": state_bytes_per_parameter(Adafactor, (rows, cols)),
     }
     return {"answer": letter(int(np.argmin(list(measured.values())))), **measured}
@@ -111,14 +112,6 @@ def optimizer_for_a_memory_budget(billions, budget):
     fits = [i for i, total in enumerate(totals.values()) if total <= budget]
     assert len(fits) == 1
     return {"answer": letter(fits[0]), "base": base, **totals}
-
-
-def _adam_mini_bytes(shape) -> float:
-    param = Parameter(np.zeros(shape, dtype=np.float32), name="layers.0.mlp.weight")
-    optimizer = AdamMini([param])
-    param.grad = np.ones(shape, dtype=np.float32)
-    optimizer.step()
-    return optimizer.state_bytes_per_parameter()
 
 
 # -- numerics: fp16, loss scaling, clipping ------------------------------------------------------
