@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimlab.backend import cupy_module, is_cupy_array
-from optimlab.kernels.elementwise import PARALLEL_MIN, PREAMBLE, _indent, build_cpu_library, cpu_type
+from optimlab.kernels.elementwise import PARALLEL_MIN, PREAMBLE, build_cpu_library, cpu_type, indent_body
 
 _CUDA_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 # No FMA contraction (as the CPU form's -ffp-contract=off); NVRTC's division and sqrt are IEEE by default.
@@ -108,7 +108,7 @@ class BlockwiseKernel:
 
         def function(name: str, carried: list[str], loads: str, body: str) -> str:
             return (f"__device__ inline void optimlab_{name}({head}, {', '.join(carried)}) {{\n"
-                    + loads + "  {\n" + _indent(body.strip(), 4) + "\n  }\n}\n")
+                    + loads + "  {\n" + indent_body(body.strip(), 4) + "\n  }\n}\n")
 
         return (
             PREAMBLE + defines + f"typedef {ctype} T;\ntypedef optimlab_compute<T>::type C;\n" + self.helpers

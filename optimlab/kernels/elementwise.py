@@ -348,7 +348,7 @@ def cpu_type(name: str, arrays, writable) -> str:
     return _CPU_TYPES[dtype]
 
 
-def _indent(body: str, spaces: int) -> str:
+def indent_body(body: str, spaces: int) -> str:
     """``body`` indented by ``spaces``, its preprocessor lines left at the margin."""
     return "\n".join(line if line.startswith("#") else " " * spaces + line for line in body.splitlines())
 
@@ -414,7 +414,7 @@ class ElementwiseKernel(_Kernel):
         ``_cpu_loop``; default: every input of the outputs' shape)."""
         steps = steps or (None,) * len(self.arrays(flag_values)[0])
         return self._cpu_header(flag_values) + self._cpu_loop(flag_values, ctype, steps,
-                                                              "  {\n" + _indent(self._body(), 4) + "\n  }\n")
+                                                              "  {\n" + indent_body(self._body(), 4) + "\n  }\n")
 
 
 @dataclass(frozen=True)
@@ -444,7 +444,7 @@ class ReductionKernel(_Kernel):
         """The body as the function ``optimlab_term`` of one element, which both forms call."""
         params = [f"const T {n}" for n in self.arrays(flag_values)[0]] + [f"double {s}" for s in self.scalars]
         return (f"template <typename T> __device__ inline double optimlab_term({', '.join(params)}) {{\n"
-                "  typedef typename optimlab_compute<T>::type C;\n" + _indent(self.body, 2) + "\n}\n")
+                "  typedef typename optimlab_compute<T>::type C;\n" + indent_body(self.body, 2) + "\n}\n")
 
     def _call_term(self, flag_values: tuple[bool, ...]) -> str:
         return f"optimlab_term({', '.join((*self.arrays(flag_values)[0], *self.scalars))})"

@@ -10,7 +10,7 @@ import math
 
 from ._checks import check_choice, check_int, check_real, check_step
 from .base import LRScheduler, check_optimizer, per_group
-from .functions import _ANNEAL, _one_cycle_ends, cosine_warm_restarts, cyclic, piecewise_anneal, sgdr_position
+from .functions import ANNEAL, cosine_warm_restarts, cyclic, one_cycle_ends, piecewise_anneal, sgdr_position
 
 __all__ = ["CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR"]
 
@@ -144,11 +144,11 @@ class OneCycleLR(_MomentumCycling):
         else:
             raise ValueError("OneCycleLR needs total_steps, or both epochs and steps_per_epoch")
         self.pct_start = check_real("pct_start", pct_start, low=0.0, high=1.0, low_open=True, high_open=True)
-        self.anneal_strategy = check_choice("anneal_strategy", anneal_strategy, _ANNEAL)
+        self.anneal_strategy = check_choice("anneal_strategy", anneal_strategy, ANNEAL)
         if not isinstance(three_phase, bool):
             raise TypeError(f"three_phase must be a bool, got {three_phase!r}")
         self.three_phase = three_phase
-        self._ends = _one_cycle_ends(self.total_steps, self.pct_start, three_phase)
+        self._ends = one_cycle_ends(self.total_steps, self.pct_start, three_phase)
         div_factor = check_real("div_factor", div_factor, low=0.0, low_open=True)
         final_div_factor = check_real("final_div_factor", final_div_factor, low=0.0, low_open=True)
         self._setup_momentum(optimizer, cycle_momentum)

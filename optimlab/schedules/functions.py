@@ -231,10 +231,10 @@ def _anneal_linear(start: float, end: float, fraction: float) -> float:
     return (end - start) * fraction + start
 
 
-_ANNEAL = {"cos": _anneal_cos, "linear": _anneal_linear}
+ANNEAL = {"cos": _anneal_cos, "linear": _anneal_linear}
 
 
-def _one_cycle_ends(total_steps: int, pct_start: float, three_phase: bool) -> list[float]:
+def one_cycle_ends(total_steps: int, pct_start: float, three_phase: bool) -> list[float]:
     up = float(pct_start * total_steps) - 1
     ends = [up, float(2 * pct_start * total_steps) - 2, total_steps - 1] if three_phase else [up, total_steps - 1]
     starts = [0.0] + ends[:-1]
@@ -255,7 +255,7 @@ def piecewise_anneal(step: float, ends: Sequence[float], values: Sequence[float]
     :math:`v_i + (v_{i+1} - v_i) f` (``'linear'``). After the last phase the final value is held
     (torch extrapolates the last phase: see :func:`one_cycle`).
     """
-    anneal = _ANNEAL[check_choice("anneal_strategy", anneal_strategy, _ANNEAL)]
+    anneal = ANNEAL[check_choice("anneal_strategy", anneal_strategy, ANNEAL)]
     start = 0.0
     for i, end in enumerate(ends):
         if step <= end or i == len(ends) - 1:
@@ -267,10 +267,10 @@ def piecewise_anneal(step: float, ends: Sequence[float], values: Sequence[float]
 def _one_cycle(total_steps, pct_start, anneal_strategy, three_phase, values_two, values_three) -> Schedule:
     total_steps = check_int("total_steps", total_steps)
     pct_start = check_real("pct_start", pct_start, low=0.0, high=1.0, low_open=True, high_open=True)
-    check_choice("anneal_strategy", anneal_strategy, _ANNEAL)
+    check_choice("anneal_strategy", anneal_strategy, ANNEAL)
     if not isinstance(three_phase, bool):
         raise TypeError(f"three_phase must be a bool, got {three_phase!r}")
-    ends = _one_cycle_ends(total_steps, pct_start, three_phase)
+    ends = one_cycle_ends(total_steps, pct_start, three_phase)
     values = values_three if three_phase else values_two
 
     def schedule(step):

@@ -21,7 +21,7 @@ import contextlib
 import numbers
 
 from optimlab.backend import get_array_module, is_array
-from optimlab.training.gradients import _parameters
+from optimlab.training.gradients import parameter_list
 
 
 class AveragedParameters:
@@ -31,7 +31,7 @@ class AveragedParameters:
     """
 
     def __init__(self, params):
-        self.params = _parameters(params)
+        self.params = parameter_list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__} got no parameters")
         self.averaged = [p.data.copy() for p in self.params]
@@ -51,7 +51,7 @@ class AveragedParameters:
 
     def copy_to(self, params=None) -> None:
         """Write the averages into ``params`` (default: the tracked parameters), in place."""
-        targets = self.params if params is None else _parameters(params)
+        targets = self.params if params is None else parameter_list(params)
         if len(targets) != len(self.averaged):
             raise ValueError(f"copy_to got {len(targets)} parameters, the average has {len(self.averaged)}")
         for avg, p in zip(self.averaged, targets):

@@ -32,7 +32,8 @@ from optimlab.parameter import Parameter
 CLIP_EPS = 1e-6  # torch's clip_grad_norm_ adds this to the norm before dividing
 
 
-def _parameters(params) -> list[Parameter]:
+def parameter_list(params) -> list[Parameter]:
+    """``params`` (one Parameter or an iterable of them) as a list, or a TypeError naming what it got."""
     if isinstance(params, Parameter):
         return [params]
     if is_array(params) or not isinstance(params, Iterable):
@@ -44,7 +45,8 @@ def _parameters(params) -> list[Parameter]:
     return params
 
 
-def _positive(name: str, value) -> float:
+def positive_real(name: str, value) -> float:
+    """``value`` as a float if it is a positive, finite real number; else an error naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}: {value!r}")
     if not (value > 0 and math.isfinite(value)):
@@ -99,16 +101,16 @@ def get_total_norm(arrays: Iterable, norm_type: float = 2.0, error_if_nonfinite:
 
 def global_grad_norm(params, norm_type: float = 2.0) -> float:
     """The total norm of the gradients of ``params`` (parameters without a gradient are skipped)."""
-    return get_total_norm([p.grad for p in _parameters(params) if p.grad is not None], norm_type)
+    return get_total_norm([p.grad for p in parameter_list(params) if p.grad is not None], norm_type)
 
 
 def clip_grads_with_norm_(params, max_norm: float, total_norm: float) -> None:
     """Scale every gradient by ``min(1, max_norm / (total_norm + 1e-6))`` (torch's coefficient)."""
-    max_norm = _positive("max_norm", max_norm)
+    max_norm = positive_real("max_norm", max_norm)
     coefficient = max_norm / (float(total_norm) + CLIP_EPS)
     if coefficient >= 1.0:  # torch multiplies by exactly 1.0 here, which changes nothing
         return
-    for p in _parameters(params):
+    for p in parameter_list(params):
         if p.grad is not None:
             p.grad = scaled(p.grad, coefficient)
 
@@ -118,8 +120,8 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0, error_if_no
 
     Same arguments and result as ``torch.nn.utils.clip_grad_norm_`` (``norm_type`` may be ``inf``).
     """
-    params = _parameters(params)
-    max_norm = _positive("max_norm", max_norm)
+    params = parameter_list(params)
+    max_norm = positive_real("max_norm", max_norm)
     grads = [p.grad for p in params if p.grad is not None]
     total = get_total_norm(grads, norm_type, error_if_nonfinite)
     clip_grads_with_norm_(params, max_norm, total)
@@ -128,8 +130,8 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0, error_if_no
 
 def clip_grad_value_(params, clip_value: float) -> None:
     """Clamp every gradient entry to ``[-clip_value, clip_value]`` (``torch.nn.utils.clip_grad_value_``)."""
-    clip_value = _positive("clip_value", clip_value)
-    for p in _parameters(params):
+    clip_value = positive_real("clip_value", clip_value)
+    for p in parameter_list(params):
         if p.grad is not None:
             xp = get_array_module(p.grad)
             p.grad = xp.asarray(xp.clip(p.grad, -clip_value, clip_value), dtype=p.grad.dtype)
@@ -137,7 +139,7 @@ def clip_grad_value_(params, clip_value: float) -> None:
 
 def grads_are_finite(params) -> bool:
     """True when no gradient of ``params`` holds NaN or ±inf."""
-    for p in _parameters(params):
+    for p in parameter_list(params):
         if p.grad is not None and not bool(get_array_module(p.grad).isfinite(p.grad).all()):
             return False
     return True
@@ -165,7 +167,8 @@ def step_if_finite(optimizer, closure: Callable | None = None) -> bool:
 REDUCTIONS = ("mean", "sum")
 
 
-def _steps(accumulation_steps) -> int:
+def accumulation_steps_checked(accumulation_steps) -> int:
+    """``accumulation_steps`` as an int if it is an integer ≥ 1; else an error naming it and its value."""
     if isinstance(accumulation_steps, bool) or not isinstance(accumulation_steps, numbers.Integral):
         raise TypeError(f"accumulation_steps must be an int, got {type(accumulation_steps).__name__}: "
                         f"{accumulation_steps!r}")
@@ -178,7 +181,7 @@ def split_batch(batch, accumulation_steps: int) -> list:
     """Split an array, or a tuple of arrays with the same first dimension, into ``accumulation_steps``
     equal micro-batches along axis 0 (views, no copies). The batch size must divide evenly, so that
     mean accumulation reproduces the full-batch mean exactly."""
-    k = _steps(accumulation_steps)
+    k = accumulation_steps_checked(accumulation_steps)
     arrays = batch if isinstance(batch, tuple) else (batch,)
     if not arrays or not all(is_array(a) and a.ndim >= 1 for a in arrays):
         raise TypeError("batch must be an array or a tuple of arrays with a leading batch axis")
@@ -234,7 +237,7 @@ def guarded_step(optimizer, *, scaler=None, max_grad_norm: float | None = None, 
     """
     params = [p for group in optimizer.param_groups for p in group["params"]]
     if max_grad_norm is not None:
-        _positive("max_grad_norm", max_grad_norm)
+        positive_real("max_grad_norm", max_grad_norm)
     if scaler is not None:
         scaler.unscale_(optimizer)
     grad_norm = None if max_grad_norm is None else clip_grad_norm_(params, max_grad_norm, norm_type)

@@ -23,7 +23,7 @@ import numpy as np
 
 from optimlab.backend import get_array_module
 from optimlab.parameter import Parameter
-from optimlab.training.gradients import StepResult, _parameters, _positive, guarded_step, scaled
+from optimlab.training.gradients import StepResult, guarded_step, parameter_list, positive_real, scaled
 
 READY, UNSCALED, STEPPED = "ready", "unscaled", "stepped"
 
@@ -37,16 +37,17 @@ def _growth_interval(value) -> int:
 
 
 def _factor(name: str, value, low: float, high: float) -> float:
-    value = _positive(name, value)
+    value = positive_real(name, value)
     if not low < value < high:
         raise ValueError(f"{name} must lie in ({low}, {high}), got {value!r}")
     return value
 
 
 def _scale_value(name: str, value) -> np.float32:
-    value = _positive(name, value)
-    if not (np.finfo(np.float32).tiny <= value <= np.finfo(np.float32).max):
-        raise ValueError(f"{name} must be a normal positive float32 (at most {np.finfo(np.float32).max:.3g}), got {value!r}")
+    value = positive_real(name, value)
+    finfo = np.finfo(np.float32)
+    if not float(finfo.tiny) <= value <= float(finfo.max):  # compared as Python floats: no overflowing cast
+        raise ValueError(f"{name} must be a normal positive float32 (at most {finfo.max:.3g}), got {value!r}")
     return np.float32(value)
 
 
@@ -177,7 +178,7 @@ class MasterWeights:
     """
 
     def __init__(self, params, master_dtype=np.float32):
-        self.model_params = _parameters(params)
+        self.model_params = parameter_list(params)
         if not self.model_params:
             raise ValueError("MasterWeights got no parameters")
         self.master_dtype = np.dtype(master_dtype)

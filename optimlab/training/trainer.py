@@ -9,7 +9,7 @@ runs on the task's arrays, so the same loop runs on NumPy and CuPy.
 from __future__ import annotations
 
 from optimlab.backend import get_array_module, is_array
-from optimlab.training.gradients import _steps, accumulate_gradients, guarded_step
+from optimlab.training.gradients import accumulate_gradients, accumulation_steps_checked, guarded_step
 from optimlab.training.progress import Progress
 
 
@@ -65,7 +65,7 @@ class Trainer:
     def __init__(self, task, optimizer, *, scheduler=None, accumulation_steps: int = 1, max_grad_norm=None,
                  scaler=None, master=None, averaged=None, eval_every: int = 0, progress_stream=None):
         self.task, self.optimizer, self.scheduler = task, optimizer, scheduler
-        self.accumulation_steps = _steps(accumulation_steps)
+        self.accumulation_steps = accumulation_steps_checked(accumulation_steps)
         if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 0:
             raise ValueError(f"eval_every must be a non-negative int (0: never), got {eval_every!r}")
         self.max_grad_norm, self.scaler, self.master, self.averaged = max_grad_norm, scaler, master, averaged

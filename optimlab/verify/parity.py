@@ -102,7 +102,7 @@ class ParityResult:
 
 
 @contextlib.contextmanager
-def _torch_default_dtype(dtype):
+def torch_default_dtype(dtype):
     import torch
 
     previous = torch.get_default_dtype()
@@ -151,7 +151,7 @@ def run_torch_parity(ours_cls, torch_cls, kwargs: dict, *, torch_kwargs: dict | 
     scales = RunningScale()
     problems: list[str] = []
 
-    with _torch_default_dtype(torch_dtype if dtype == np.float64 else torch.float32):
+    with torch_default_dtype(torch_dtype if dtype == np.float64 else torch.float32):
         ours = ours_cls(ours_params, **kwargs)
         theirs = torch_cls(torch_params, **(kwargs if torch_kwargs is None else torch_kwargs))
         for step in range(steps):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from optimlab.parameter import Parameter
-from optimlab.verify.parity import SHAPES, ParityResult, TrajectoryProblem, _torch_default_dtype, relative_error
+from optimlab.verify.parity import SHAPES, ParityResult, TrajectoryProblem, relative_error, torch_default_dtype
 
 # optimizers whose checks need their own runner (batch size, Hessian cadence, parameter names; a closure
 # for LBFGS; an 8-bit state for the 8-bit Adams), so the generic kernel tests leave them to their own
@@ -35,7 +35,7 @@ def run_side_by_side(ours_factory, theirs_factory, *, steps: int = 50, seed: int
     torch_dtype = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
     param_error = state_error = 0.0
     problems: list[str] = []
-    with _torch_default_dtype(torch_dtype):
+    with torch_default_dtype(torch_dtype):
         ours, theirs = ours_factory(ours_params), theirs_factory(torch_params)
         for step in range(steps):
             for p, g in zip(ours_params, problem.grads([p.data for p in ours_params], step)):
