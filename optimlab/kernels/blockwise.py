@@ -16,7 +16,7 @@ statement lists over the same names as ``ElementwiseKernel`` bodies:
 The math is one piece of source shared by both forms: the two bodies become the functions
 ``optimlab_update`` and ``optimlab_store`` of one element, and each form is a scaffold around them.
 The CPU form (compiled by the system C++ compiler, as ``ElementwiseKernel``'s) runs blocks in
-parallel with OpenMP, each block's elements in turn. The CUDA form (``cupy.RawKernel``) runs one
+parallel with OpenMP, each block's passes as ``omp simd`` loops over its elements. The CUDA form (``cupy.RawKernel``) runs one
 thread block of ``cuda_threads(B) = min(B, 256)`` threads per quantisation block: thread t takes
 elements ``start + t + k·threads`` (k < B/threads, so each warp reads consecutive elements), keeps
 its carried values in registers, and the block maximum is reduced by warp shuffles and shared memory
@@ -116,22 +116,31 @@ class BlockwiseKernel:
             + function("store", [f"const float {c}" for c in self.carried], codes, self.store)
         )
 
-    def _passes(self, per_thread: int, index: str) -> tuple[str, str, str]:
+    def _passes(self, per_thread: int, index: str, cpu: bool) -> tuple[str, str, str]:
         """One block's scaffold for a thread taking ``per_thread`` elements ``i = index`` (k = 0, 1, ...):
         the declarations (old scales ``<array>_old``, running maxima ``<array>_new``, carried values
-        ``<carried>_k[k]``), the update pass and the store pass (run once the maxima are the block's)."""
+        ``<carried>_k[k]``), the update pass with the maxima, and the store pass (run once the maxima are
+        the block's). On the CPU (one thread per block) both passes are ``omp simd`` loops over the
+        block's elements, the maxima a loop of their own between them."""
         names = ", ".join(["i", *(name for _, name in self._element_arguments("T"))])
         carried = ", ".join(f"{c}_k[k]" for c in self.carried)
         old = ", ".join(f"{a}_old" for a in self.block_arrays)
         new = ", ".join(f"{a}_new" for a in self.block_arrays)
-        loop = f"  for (int k = 0; k < {per_thread}; ++k) {{\n    const long long i = {index};\n"
-        loop += "    if (i >= n) break;  // the last block may be short\n"
         declarations = "".join(f"  const float {a}_old = {a}_ptr[b];\n  float {a}_new = 0.0f;\n"
                                for a in self.block_arrays)
         declarations += "".join(f"  float {c}_k[{per_thread}];\n" for c in self.carried)
         maxima = "".join(f"    {a}_new = optimlab_max((float)fabs({c}_k[k]), {a}_new);\n"
                          for a, c in zip(self.block_arrays, self.carried))
-        update = loop + f"    optimlab_update({names}, {old}, {carried});\n" + maxima + "  }\n"
+        if cpu:
+            declarations += (f"  const int count = n - start < {per_thread} ? (int)(n - start) : {per_thread};"
+                             "  // the last block may be short\n")
+            loop = f"  #pragma omp simd\n  for (int k = 0; k < count; ++k) {{\n    const long long i = {index};\n"
+            update = (loop + f"    optimlab_update({names}, {old}, {carried});\n  }}\n"
+                      + "  for (int k = 0; k < count; ++k) {\n" + maxima + "  }\n")
+        else:
+            loop = f"  for (int k = 0; k < {per_thread}; ++k) {{\n    const long long i = {index};\n"
+            loop += "    if (i >= n) break;  // the last block may be short\n"
+            update = loop + f"    optimlab_update({names}, {old}, {carried});\n" + maxima + "  }\n"
         store = loop + f"    optimlab_store({names}, {new}, {carried});\n  }}\n"
         return declarations, update, store
 
@@ -140,7 +149,7 @@ class BlockwiseKernel:
 
     def cpu_source(self, flag_values: tuple[bool, ...], blocksize: int, ctype: str) -> str:
         """The C++ translation unit of the CPU form: OpenMP over the blocks, a block's elements in turn."""
-        declarations, update, store = self._passes(blocksize, "start + k")
+        declarations, update, store = self._passes(blocksize, "start + k", cpu=True)
         return (
             "#include <cmath>\nusing namespace std;\n#define __device__\n" + self._element_functions(flag_values, ctype)
             + f"static void optimlab_block(long long b, {self._signature(ctype)}) {{\n"
@@ -156,7 +165,7 @@ class BlockwiseKernel:
     def cuda_source(self, flag_values: tuple[bool, ...], blocksize: int, ctype: str) -> str:
         """The CUDA translation unit of the GPU form: one thread block per quantisation block."""
         threads = cuda_threads(blocksize)
-        declarations, update, store = self._passes(blocksize // threads, f"start + threadIdx.x + k * {threads}")
+        declarations, update, store = self._passes(blocksize // threads, f"start + threadIdx.x + k * {threads}", cpu=False)
         reduce = "".join(f"  {a}_new = optimlab_block_max({a}_new, warp_max[{j}]);\n"
                          for j, a in enumerate(self.block_arrays))
         return (

@@ -58,12 +58,14 @@ template <> struct optimlab_compute<double> { typedef double type; };
 // | rather than ||: no branch, so that loops under `omp simd` (the sums) vectorise
 template <typename X> __device__ inline X optimlab_max(X a, X b) { return ((a != a) | (a > b)) ? a : b; }
 template <typename X> __device__ inline X optimlab_min(X a, X b) { return ((a != a) | (a < b)) ? a : b; }
-#ifndef __CUDACC__
+#ifdef __CUDACC__
+__device__ inline unsigned int optimlab_bits(float value) { return __float_as_uint(value); }
+#else
+inline unsigned int optimlab_bits(float value) { unsigned int u; __builtin_memcpy(&u, &value, 4); return u; }
 // The CPU's stand-ins for CuPy's float16 and bfloat16 classes: 16-bit storage converted exactly to
 // float and rounded from float to nearest even (a NaN stays a quiet NaN), with branch-free bit
 // arithmetic so that loops over them vectorise (GCC does not vectorise _Float16 conversions). No
 // constructor from double: compute in C, not through a double rounding.
-inline unsigned int optimlab_bits(float value) { unsigned int u; __builtin_memcpy(&u, &value, 4); return u; }
 inline float optimlab_float(unsigned int u) { float value; __builtin_memcpy(&value, &u, 4); return value; }
 struct bfloat16 {  // the high half of a float
   unsigned short bits;

@@ -135,6 +135,42 @@ UNSIGNED_MAP = create_dynamic_map(signed=False)
 SIGNED_MIDPOINTS = code_midpoints(SIGNED_MAP)
 UNSIGNED_MIDPOINTS = code_midpoints(UNSIGNED_MAP)
 
+# The kernels find a code without a binary search. A float32's *key* (its bits, with the sign bit set for
+# x ≥ 0 and all bits flipped for x < 0) orders as the float does; values whose keys agree above bit
+# BUCKET_SHIFT share a bucket (8130 buckets over [−1, 1]). Every midpoint in a lower bucket is below x
+# and every one in a higher bucket above it (no midpoint is ±0, where keys and floats disagree), so
+# the code of x is its bucket's *start*, the number of midpoints in lower buckets, plus a comparison
+# with each of the at most BUCKET_CANDIDATES midpoints from the start on (+inf pads the table's end).
+BUCKET_SHIFT = 18
+
+
+def float_key(values) -> np.ndarray:
+    """The order-preserving uint32 key of float32 values (see above)."""
+    bits = np.asarray(values, dtype=np.float32).view(np.uint32)
+    return np.where(bits >> 31, ~bits, bits | np.uint32(1 << 31))
+
+
+FIRST_BUCKET = int(float_key(np.float32(-1))) >> BUCKET_SHIFT
+BUCKETS = (int(float_key(np.float32(1))) >> BUCKET_SHIFT) - FIRST_BUCKET + 1
+
+
+def bucket_table(midpoints) -> tuple[np.ndarray, int]:
+    """``(starts, candidates)``: each bucket's number of midpoints in lower buckets (float32, exact),
+    and the most midpoints one bucket holds."""
+    if np.any(midpoints == 0):
+        raise ValueError("a midpoint of ±0 would sit in both buckets of zero")
+    buckets = (float_key(midpoints) >> BUCKET_SHIFT).astype(np.int64) - FIRST_BUCKET
+    starts = np.searchsorted(buckets, np.arange(BUCKETS), side="left").astype(np.float32)
+    return starts, int(np.bincount(buckets).max())
+
+
+(SIGNED_STARTS, SIGNED_MOST), (UNSIGNED_STARTS, UNSIGNED_MOST) = map(bucket_table, (SIGNED_MIDPOINTS, UNSIGNED_MIDPOINTS))
+BUCKET_CANDIDATES = max(SIGNED_MOST, UNSIGNED_MOST)  # 3
+PADDING = np.full(BUCKET_CANDIDATES, np.inf, dtype=np.float32)
+KERNEL_TABLES = {"signed_map": SIGNED_MAP, "signed_midpoints": np.concatenate([SIGNED_MIDPOINTS, PADDING]),
+                 "signed_starts": SIGNED_STARTS, "unsigned_map": UNSIGNED_MAP,
+                 "unsigned_midpoints": np.concatenate([UNSIGNED_MIDPOINTS, PADDING]), "unsigned_starts": UNSIGNED_STARTS}
+
 
 def adam8bit_init(param, *, blocksize: int = 256, min_8bit_size: int = 4096) -> dict:
     """Zero codes and zero block maxima (dequantising to zero moments); Adam's 32-bit state for
@@ -183,7 +219,7 @@ ADAM8BIT_KERNEL = BlockwiseKernel(
     codes=("exp_avg_codes", "exp_avg_sq_codes"),
     block_arrays=("exp_avg_absmax", "exp_avg_sq_absmax"),
     carried=("exp_avg_new", "exp_avg_sq_new"),
-    tables=("signed_map", "signed_midpoints", "unsigned_map", "unsigned_midpoints"),
+    tables=tuple(KERNEL_TABLES),
     scalars=ADAM_KERNEL.scalars,
     flags=("DECOUPLED",),
     fixed=tuple((flag, 0) for flag in ADAM_KERNEL.flags if flag != "DECOUPLED"),
@@ -197,19 +233,21 @@ exp_avg_new = (float)exp_avg;  // the new moments in float32, to be quantised on
 exp_avg_sq_new = (float)exp_avg_sq;
 """,
     store="""
-exp_avg_codes = optimlab_quantise(exp_avg_new, exp_avg_absmax, signed_midpoints);
-exp_avg_sq_codes = optimlab_quantise(exp_avg_sq_new, exp_avg_sq_absmax, unsigned_midpoints);
+exp_avg_codes = optimlab_quantise(exp_avg_new, exp_avg_absmax, signed_midpoints, signed_starts);
+exp_avg_sq_codes = optimlab_quantise(exp_avg_sq_new, exp_avg_sq_absmax, unsigned_midpoints, unsigned_starts);
 """,
-    helpers="""
+    helpers=f"""
 // The nearest map entry (ties to the lower index), as quantize_blockwise: the number of the 255
-// sorted midpoints below x · (1/a) clipped to [-1, 1], by a branch-free binary search (8 halvings).
-__device__ inline unsigned char optimlab_quantise(float x, float absmax, const float* midpoints) {
+// sorted midpoints below x · (1/a) clipped to [-1, 1], from its bucket's start (see bucket_table).
+__device__ inline unsigned char optimlab_quantise(float x, float absmax, const float* midpoints, const float* starts) {{
     float normed = x * (1.0f / fmax(absmax, 1e-38f));
     normed = fmin(fmax(normed, -1.0f), 1.0f);
-    int below = 0;
-    for (int half = 128; half > 0; half >>= 1) below += midpoints[below + half - 1] < normed ? half : 0;
+    const unsigned int bits = optimlab_bits(normed), key = bits >> 31 ? ~bits : bits | 0x80000000u;
+    const int start = (int)starts[(key >> {BUCKET_SHIFT}) - {FIRST_BUCKET}];
+    int below = start;
+    for (int j = 0; j < {BUCKET_CANDIDATES}; ++j) below += midpoints[start + j] < normed ? 1 : 0;
     return (unsigned char)below;
-}
+}}
 """,
 )
 
@@ -230,8 +268,7 @@ def adam8bit_fused(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, 
         blocksize=blocksize, flags=dict(DECOUPLED=decoupled_weight_decay),
         g=grad, p=param, exp_avg_codes=state["exp_avg_codes"], exp_avg_sq_codes=state["exp_avg_sq_codes"],
         exp_avg_absmax=state["exp_avg_absmax"], exp_avg_sq_absmax=state["exp_avg_sq_absmax"],
-        signed_map=xp.asarray(SIGNED_MAP), signed_midpoints=xp.asarray(SIGNED_MIDPOINTS),
-        unsigned_map=xp.asarray(UNSIGNED_MAP), unsigned_midpoints=xp.asarray(UNSIGNED_MIDPOINTS),
+        **{name: xp.asarray(table) for name, table in KERNEL_TABLES.items()},
         lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, grad_scale=1.0, eps_root=0.0,
         step_size=lr / (1 - beta1**t), bias_correction2_sqrt=math.sqrt(1 - beta2**t), bias_correction2=1 - beta2**t,
     )

@@ -76,7 +76,8 @@ def test_a_broken_kernel_body_fails():
     """Quantising the first moment with the unsigned map's midpoints: the comparison catches it."""
     broken = dataclasses.replace(
         ADAM8BIT_KERNEL, name="adam8bit_broken",
-        store=ADAM8BIT_KERNEL.store.replace("exp_avg_absmax, signed_midpoints", "exp_avg_absmax, unsigned_midpoints"),
+        store=ADAM8BIT_KERNEL.store.replace("exp_avg_absmax, signed_midpoints, signed_starts",
+                                           "exp_avg_absmax, unsigned_midpoints, unsigned_starts"),
     )
     original = adam8bit_module.ADAM8BIT_KERNEL
     adam8bit_module.ADAM8BIT_KERNEL = broken
@@ -85,6 +86,47 @@ def test_a_broken_kernel_body_fails():
         assert not np.array_equal(ker_state["exp_avg_codes"], ref_state["exp_avg_codes"])
     finally:
         adam8bit_module.ADAM8BIT_KERNEL = original
+
+
+def _compiled_quantiser():
+    """The kernel's ``optimlab_quantise`` helper, compiled as the CPU form compiles it, over an array."""
+    import ctypes
+
+    from optimlab.kernels.elementwise import PREAMBLE, build_cpu_library
+
+    source = ("#include <cmath>\nusing namespace std;\n#define __device__\n" + PREAMBLE + ADAM8BIT_KERNEL.helpers
+              + 'extern "C" void quantise_all(long long n, const float* x, float absmax, const float* midpoints, '
+              "const float* starts, unsigned char* codes) {\n"
+              "  for (long long i = 0; i < n; ++i) codes[i] = optimlab_quantise(x[i], absmax, midpoints, starts);\n}\n")
+    function = build_cpu_library(source, "quantise_all", "optimlab_quantise").quantise_all
+    function.argtypes = [ctypes.c_longlong, ctypes.c_void_p, ctypes.c_float] + [ctypes.c_void_p] * 3
+    return function
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["signed", "unsigned"])
+def test_the_bucketed_quantiser_finds_the_nearest_entry(signed):
+    """``optimlab_quantise`` (a bucket's start plus at most three comparisons) against the reference's
+    rule, ``searchsorted(midpoints, x · (1/a) clipped to [−1, 1])``, on every midpoint and its two
+    neighbouring floats (the ties and the decisions closest to a boundary), ±0, ±1, ±inf, values beyond
+    ±1, subnormals, 10⁶ log-uniform magnitudes over 10⁻⁴⁰…10 of both signs, and the same values scaled
+    by a block maximum of 3 (x · (1/3) rounds: both sides compute it identically). Codes must be equal."""
+    from optimlab.optim.adam8bit import KERNEL_TABLES, MIN_ABSMAX, SIGNED_MIDPOINTS, UNSIGNED_MIDPOINTS
+
+    name = "signed" if signed else "unsigned"
+    midpoints = SIGNED_MIDPOINTS if signed else UNSIGNED_MIDPOINTS
+    rng = np.random.default_rng(7)
+    special = np.float32([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, 1.5, -7.0, 1e-45, -1e-45, 1e-39, -1e-39])
+    magnitudes = (10.0 ** rng.uniform(-40, 1, 10**6)).astype(np.float32) * rng.choice(np.float32([-1, 1]), 10**6)
+    x = np.concatenate([midpoints, np.nextafter(midpoints, np.float32(-2)), np.nextafter(midpoints, np.float32(2)),
+                        special, magnitudes]).astype(np.float32)
+    quantise = _compiled_quantiser()
+    for absmax in (np.float32(1), np.float32(3)):
+        codes = np.empty(x.size, dtype=np.uint8)
+        quantise(x.size, x.ctypes.data, absmax, KERNEL_TABLES[f"{name}_midpoints"].ctypes.data,
+                 KERNEL_TABLES[f"{name}_starts"].ctypes.data, codes.ctypes.data)
+        normed = np.clip(x * (np.float32(1) / np.maximum(absmax, MIN_ABSMAX)), -1, 1)
+        expected = np.searchsorted(midpoints, normed, side="left")
+        assert np.array_equal(codes, expected), np.flatnonzero(codes != expected)[:10]
 
 
 def test_both_forms_are_scaffolds_around_the_same_element_functions():
