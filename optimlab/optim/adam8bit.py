@@ -44,7 +44,7 @@ import math
 
 import numpy as np
 
-from optimlab.backend import get_array_module
+from optimlab.backend import cupy_module, get_array_module, is_cupy_array
 from optimlab.kernels import use_fused
 from optimlab.kernels.blockwise import BlockwiseKernel
 from optimlab.optim.adam import ADAM_KERNEL, adam_fused, adam_init, adam_update
@@ -172,6 +172,19 @@ KERNEL_TABLES = {"signed_map": SIGNED_MAP, "signed_midpoints": np.concatenate([S
                  "unsigned_midpoints": np.concatenate([UNSIGNED_MIDPOINTS, PADDING]), "unsigned_starts": UNSIGNED_STARTS}
 
 
+@functools.lru_cache(maxsize=None)
+def _tables_on_gpu(device_id: int) -> dict:
+    cupy = cupy_module()
+    with cupy.cuda.Device(device_id):
+        return {name: cupy.asarray(table) for name, table in KERNEL_TABLES.items()}
+
+
+def kernel_tables(param) -> dict:
+    """``KERNEL_TABLES`` where ``param`` lives: the NumPy arrays, or copies on its GPU made once per
+    device (not one host-to-device copy per table, parameter and step)."""
+    return _tables_on_gpu(param.device.id) if is_cupy_array(param) else KERNEL_TABLES
+
+
 def adam8bit_init(param, *, blocksize: int = 256, min_8bit_size: int = 4096) -> dict:
     """Zero codes and zero block maxima (dequantising to zero moments); Adam's 32-bit state for
     parameters smaller than ``min_8bit_size``."""
@@ -261,14 +274,13 @@ def adam8bit_fused(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, 
     if "exp_avg_codes" not in state:
         adam_fused(param, grad, state, **hyper)
         return
-    xp = get_array_module(param)
     state["step"] += 1
     t = state["step"]
     ADAM8BIT_KERNEL(
         blocksize=blocksize, flags=dict(DECOUPLED=decoupled_weight_decay),
         g=grad, p=param, exp_avg_codes=state["exp_avg_codes"], exp_avg_sq_codes=state["exp_avg_sq_codes"],
         exp_avg_absmax=state["exp_avg_absmax"], exp_avg_sq_absmax=state["exp_avg_sq_absmax"],
-        **{name: xp.asarray(table) for name, table in KERNEL_TABLES.items()},
+        **kernel_tables(param),
         lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, grad_scale=1.0, eps_root=0.0,
         step_size=lr / (1 - beta1**t), bias_correction2_sqrt=math.sqrt(1 - beta2**t), bias_correction2=1 - beta2**t,
     )

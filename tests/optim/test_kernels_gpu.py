@@ -115,6 +115,15 @@ def test_8bit_block_kernel_on_the_gpu_gives_the_reference_codes(dtype, decoupled
             assert np.array_equal(cp.asnumpy(gpu_state[key]), ref_state[key]), key
 
 
+def test_8bit_tables_reach_the_gpu_once():
+    """The quantisation tables are copied to a GPU once, not on every step of every parameter."""
+    from optimlab.optim.adam8bit import KERNEL_TABLES, kernel_tables
+
+    first, again = kernel_tables(cp.zeros(3, dtype=cp.float32)), kernel_tables(cp.ones(5, dtype=cp.float64))
+    assert first is again and set(first) == set(KERNEL_TABLES)
+    assert all(np.array_equal(cp.asnumpy(first[name]), table) for name, table in KERNEL_TABLES.items())
+
+
 def test_fused_clip_on_the_gpu_matches_numpy():
     from optimlab.optim import AdamW
     from optimlab.training.fused_clip import clip_grad_norm_and_step
