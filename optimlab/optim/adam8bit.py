@@ -135,12 +135,12 @@ UNSIGNED_MAP = create_dynamic_map(signed=False)
 SIGNED_MIDPOINTS = code_midpoints(SIGNED_MAP)
 UNSIGNED_MIDPOINTS = code_midpoints(UNSIGNED_MAP)
 
-# The kernels find a code without a binary search. A float32's *key* (its bits, with the sign bit set for
-# x ≥ 0 and all bits flipped for x < 0) orders as the float does; values whose keys agree above bit
-# BUCKET_SHIFT share a bucket (8130 buckets over [−1, 1]). Every midpoint in a lower bucket is below x
-# and every one in a higher bucket above it (no midpoint is ±0, where keys and floats disagree), so
-# the code of x is its bucket's *start*, the number of midpoints in lower buckets, plus a comparison
-# with each of the at most BUCKET_CANDIDATES midpoints from the start on (+inf pads the table's end).
+# The kernels find a code without a binary search. A float32's *key* (its bits with the sign bit set where
+# it was clear, all bits flipped where it was set) orders as the float does; values whose keys agree above
+# bit BUCKET_SHIFT share a bucket (8130 buckets over [−1, 1]). Every midpoint in a lower bucket is below x
+# and every one in a higher bucket above it (no midpoint is ±0, where keys and floats disagree), so the
+# code of x is its bucket's *start*, the number of midpoints in lower buckets, plus a comparison with each
+# of the at most BUCKET_CANDIDATES midpoints from the start on (+inf pads the table's end).
 BUCKET_SHIFT = 18
 
 
@@ -170,6 +170,8 @@ PADDING = np.full(BUCKET_CANDIDATES, np.inf, dtype=np.float32)
 KERNEL_TABLES = {"signed_map": SIGNED_MAP, "signed_midpoints": np.concatenate([SIGNED_MIDPOINTS, PADDING]),
                  "signed_starts": SIGNED_STARTS, "unsigned_map": UNSIGNED_MAP,
                  "unsigned_midpoints": np.concatenate([UNSIGNED_MIDPOINTS, PADDING]), "unsigned_starts": UNSIGNED_STARTS}
+for _table in KERNEL_TABLES.values():
+    _table.setflags(write=False)
 
 
 @functools.lru_cache(maxsize=None)
