@@ -255,13 +255,13 @@ exp_avg_sq_codes = optimlab_quantise(exp_avg_sq_new, exp_avg_sq_absmax, unsigned
 // The nearest map entry (ties to the lower index), as quantize_blockwise: the number of the 255
 // sorted midpoints below x · (1/a) clipped to [-1, 1], from its bucket's start (see bucket_table).
 __device__ inline unsigned char optimlab_quantise(float x, float absmax, const float* midpoints, const float* starts) {{
-    float normed = x * (1.0f / fmax(absmax, 1e-38f));
-    normed = fmin(fmax(normed, -1.0f), 1.0f);
+    const float scaled = x * (1.0f / optimlab_max(absmax, 1e-38f));  // a NaN stays NaN, as in the reference
+    const float normed = fmin(fmax(scaled, -1.0f), 1.0f);  // fmin/fmax drop a NaN: a bucket in range
     const unsigned int bits = optimlab_bits(normed), key = bits >> 31 ? ~bits : bits | 0x80000000u;
     const int start = (int)starts[(key >> {BUCKET_SHIFT}) - {FIRST_BUCKET}];
     int below = start;
     for (int j = 0; j < {BUCKET_CANDIDATES}; ++j) below += midpoints[start + j] < normed ? 1 : 0;
-    return (unsigned char)below;
+    return (unsigned char)(scaled != scaled ? 255 : below);  // NaN sorts after every midpoint (searchsorted)
 }}
 """,
 )

@@ -72,6 +72,26 @@ def test_optimizer_inside_cpu_kernels_takes_the_same_steps(cls):
     assert np.allclose(ker_params[1].data, ref_params[1].data, rtol=1e-6, atol=0)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+def test_non_finite_gradients_give_the_reference_codes(bad):
+    """A NaN or ±inf gradient element poisons its block's scale (NaN or inf); the kernel's codes, maxima
+    and parameters still equal the reference's (NaN compared equal) over 3 steps, other blocks untouched."""
+    rng = np.random.default_rng(5)
+    ref_param = rng.standard_normal(1024).astype(np.float32)
+    ker_param = ref_param.copy()
+    ref_state, ker_state = adam8bit_init(ref_param, min_8bit_size=1), adam8bit_init(ker_param, min_8bit_size=1)
+    for _ in range(3):
+        grad = rng.standard_normal(1024).astype(np.float32)
+        grad[3] = bad
+        with np.errstate(invalid="ignore", over="ignore"):
+            adam8bit_update(ref_param, grad, ref_state, lr=1e-2)
+        adam8bit_fused(ker_param, grad, ker_state, lr=1e-2)
+        assert np.array_equal(ker_param, ref_param, equal_nan=True)
+        for key in ("exp_avg_codes", "exp_avg_sq_codes", "exp_avg_absmax", "exp_avg_sq_absmax"):
+            assert np.array_equal(ker_state[key], ref_state[key], equal_nan=True), key
+    assert np.all(np.isfinite(ref_state["exp_avg_absmax"][1:]))
+
+
 def test_a_broken_kernel_body_fails():
     """Quantising the first moment with the unsigned map's midpoints: the comparison catches it."""
     broken = dataclasses.replace(
@@ -108,23 +128,25 @@ def test_the_bucketed_quantiser_finds_the_nearest_entry(signed):
     """``optimlab_quantise`` (a bucket's start plus at most three comparisons) against the reference's
     rule, ``searchsorted(midpoints, x · (1/a) clipped to [−1, 1])``, on every midpoint and its two
     neighbouring floats (the ties and the decisions closest to a boundary), ±0, ±1, ±inf, values beyond
-    ±1, subnormals, 10⁶ log-uniform magnitudes over 10⁻⁴⁰…10 of both signs, and the same values scaled
-    by a block maximum of 3 (x · (1/3) rounds: both sides compute it identically). Codes must be equal."""
+    ±1, NaN, subnormals, 10⁶ log-uniform magnitudes over 10⁻⁴⁰…10 of both signs, and the same values
+    under a block maximum of 3 (x · (1/3) rounds: both sides compute it identically), +inf and NaN
+    (a non-finite block: NaN sorts after every midpoint, code 255). Codes must be equal."""
     from optimlab.optim.adam8bit import KERNEL_TABLES, MIN_ABSMAX, SIGNED_MIDPOINTS, UNSIGNED_MIDPOINTS
 
     name = "signed" if signed else "unsigned"
     midpoints = SIGNED_MIDPOINTS if signed else UNSIGNED_MIDPOINTS
     rng = np.random.default_rng(7)
-    special = np.float32([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, 1.5, -7.0, 1e-45, -1e-45, 1e-39, -1e-39])
+    special = np.float32([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1.5, -7.0, 1e-45, -1e-45, 1e-39, -1e-39])
     magnitudes = (10.0 ** rng.uniform(-40, 1, 10**6)).astype(np.float32) * rng.choice(np.float32([-1, 1]), 10**6)
     x = np.concatenate([midpoints, np.nextafter(midpoints, np.float32(-2)), np.nextafter(midpoints, np.float32(2)),
                         special, magnitudes]).astype(np.float32)
     quantise = _compiled_quantiser()
-    for absmax in (np.float32(1), np.float32(3)):
+    for absmax in np.float32([1, 3, np.inf, np.nan]):
         codes = np.empty(x.size, dtype=np.uint8)
         quantise(x.size, x.ctypes.data, absmax, KERNEL_TABLES[f"{name}_midpoints"].ctypes.data,
                  KERNEL_TABLES[f"{name}_starts"].ctypes.data, codes.ctypes.data)
-        normed = np.clip(x * (np.float32(1) / np.maximum(absmax, MIN_ABSMAX)), -1, 1)
+        with np.errstate(invalid="ignore"):
+            normed = np.clip(x * (np.float32(1) / np.maximum(absmax, MIN_ABSMAX)), -1, 1)
         expected = np.searchsorted(midpoints, normed, side="left")
         assert np.array_equal(codes, expected), np.flatnonzero(codes != expected)[:10]
 
