@@ -199,12 +199,13 @@ def torch_cases(names=None) -> list[TorchCase]:
     return cases
 
 
-def sixteen_bit_cases() -> list[TorchCase]:
-    """The cases with a fused kernel whose fp16/bf16 run is held to "two roundings of the storage type
-    per step" of the float32 run (tests of the CPU and GPU forms). Left out: ``maximize=True`` with a
-    fixed step, which climbs the convex test objective out of fp16's range (65504; Adafactor's steps
-    are relative to the parameter's RMS and clipped, and stay in range), and Rprop, whose step size is
-    multiplied by η+ or η− on the *sign* of g_t·g_{t−1}: near the minimum one rounding that flips a
-    sign changes a step by a factor, not by a rounding (measured: up to 0.39 relative after 50 steps)."""
-    return [case for case in torch_cases() if case.has_kernel and case.name != "Rprop"
-            and not (case.ours.elementwise and case.config.get("maximize"))]
+def sixteen_bit_case(case: TorchCase) -> bool:
+    """Whether a case's fp16/bf16 run through its fused kernel is held to "two roundings of the
+    storage type per step" of the float32 run (tests of the CPU and GPU forms). Left out:
+    ``maximize=True`` with a fixed step, which climbs the convex test objective out of fp16's range
+    (65504; Adafactor's steps are relative to the parameter's RMS and clipped, and stay in range), and
+    Rprop, whose step size is multiplied by η+ or η− on the *sign* of g_t·g_{t−1}: near the minimum
+    one rounding that flips a sign changes a step by a factor, not by a rounding (measured: up to 0.39
+    relative after 50 steps)."""
+    return (case.has_kernel and case.name != "Rprop"
+            and not (case.ours.elementwise and case.config.get("maximize")))

@@ -16,7 +16,7 @@ from optimlab.backend import BackendUnavailableError, cupy_module
 from optimlab.verify.oracle_cases import ORACLE_NAMES, oracle_cases
 from optimlab.verify.parity import RunningScale, TrajectoryProblem
 from optimlab.verify.side_by_side import SIDE_BY_SIDE
-from optimlab.verify.torch_cases import EXTRA_CONFIGS, TorchCase, sixteen_bit_cases, torch_cases
+from optimlab.verify.torch_cases import EXTRA_CONFIGS, TorchCase, sixteen_bit_case, torch_cases
 
 
 def _cupy_or_none():
@@ -145,12 +145,12 @@ def test_fused_clip_on_the_gpu_matches_numpy():
 
 
 @pytest.mark.parametrize("storage", ["float16", "bfloat16"])
-@pytest.mark.parametrize("case", sixteen_bit_cases(), ids=str)
+@pytest.mark.parametrize("case", [c for c in CASES if isinstance(c, TorchCase) and sixteen_bit_case(c)], ids=str)
 def test_16bit_storage_on_the_gpu_stays_near_float32(case, storage):
     """fp16/bf16 parameters and states under CuPy, updated in float32 inside the kernel: within two
     roundings of the storage type per step of the float32 NumPy run after 50 steps, the bound the
     CPU form meets (tests/optim/test_kernels_cpu.py::test_16bit_storage_computes_in_float32; which
-    cases and why: ``sixteen_bit_cases``)."""
+    cases and why: ``sixteen_bit_case``)."""
     from ml_dtypes import bfloat16
 
     from optimlab.verify.parity import relative_error
