@@ -23,6 +23,11 @@ its carried values in registers, and the block maximum is reduced by warp shuffl
 (max is order-independent, so the result is the CPU form's bit for bit). The old scale is read into
 a register before the reduction's barrier and the new one written after it. One build per block
 size, dtype and flags (the per-thread arrays have compile-time sizes), cached.
+
+A launch updates any number of tensors of one dtype (``many``; a call is a launch of one): its
+*plan*, one int64 array, holds each tensor's first global block, its size and its arrays'
+addresses, and each block finds its tensor by a binary search over the first blocks. So a model's
+148 tensors take one launch instead of 148, with the same per-block code and results.
 """
 
 from __future__ import annotations
@@ -40,6 +45,18 @@ _CUDA_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 # No FMA contraction (as the CPU form's -ffp-contract=off); NVRTC's division and sqrt are IEEE by default.
 CUDA_OPTIONS = ("--fmad=false",)
 MAX_GRID = 2**31 - 1  # CUDA's limit on gridDim.x: the GPU form handles up to this many blocks
+# The tensor a global block belongs to: the last t with first_block[t] <= block (a binary search over
+# the tensors' first blocks; tensors without blocks are passed over).
+TENSOR_OF = """\
+__device__ inline long long optimlab_tensor_of(long long block, const long long* first_block, long long tensors) {
+  long long low = 0, high = tensors - 1;
+  while (low < high) {
+    const long long middle = (low + high + 1) / 2;
+    if (first_block[middle] <= block) low = middle; else high = middle - 1;
+  }
+  return low;
+}
+"""
 
 
 def cuda_threads(blocksize: int) -> int:
@@ -90,6 +107,26 @@ class BlockwiseKernel:
     def _signature(self, ctype: str) -> str:
         return ", ".join(["long long n", *(declaration for declaration, _ in self._arguments(ctype))])
 
+    def _per_tensor(self) -> tuple[str, ...]:
+        """The names of the arrays each tensor brings (the tables and scalars are shared)."""
+        return (*self.inputs, *self.outputs, *self.codes, *self.block_arrays)
+
+    def _launch_signature(self, ctype: str) -> str:
+        """The launch's arguments: the number of tensors, the plan (see ``plan``), the shared ones."""
+        shared = self._arguments(ctype)[len(self._per_tensor()):]
+        return ", ".join(["long long tensors", "const long long* plan", *(declaration for declaration, _ in shared)])
+
+    def _tensor_of_block(self, ctype: str, block: str, indent: str) -> str:
+        """Statements finding, from the plan, the tensor ``t`` that global block ``block`` belongs to,
+        its block ``b`` within it, its size ``n`` and its array pointers (the names ``_arguments`` uses)."""
+        lines = ["const long long* first_block = plan;",
+                 "const long long t = optimlab_tensor_of(" + block + ", first_block, tensors);",
+                 f"const long long b = {block} - first_block[t], n = plan[tensors + 1 + t];"]
+        for j, (declaration, _) in enumerate(self._arguments(ctype)[: len(self._per_tensor())]):
+            pointer_type = declaration.rsplit(" ", 1)[0]
+            lines.append(f"{declaration} = ({pointer_type})plan[2 * tensors + 1 + {j} * tensors + t];")
+        return "".join(f"{indent}{line}\n" for line in lines)
+
     def _element_arguments(self, ctype: str) -> list[tuple[str, str]]:
         """The arguments the element functions take after ``i``: all but the block arrays."""
         blockwise = {f"{a}_ptr" for a in self.block_arrays}
@@ -111,7 +148,7 @@ class BlockwiseKernel:
                     + loads + "  {\n" + indent_body(body.strip(), 4) + "\n  }\n}\n")
 
         return (
-            PREAMBLE + defines + f"typedef {ctype} T;\ntypedef optimlab_compute<T>::type C;\n" + self.helpers
+            PREAMBLE + defines + f"typedef {ctype} T;\ntypedef optimlab_compute<T>::type C;\n" + TENSOR_OF + self.helpers
             + function("update", [f"float& {c}" for c in self.carried], loads, self.update)
             + function("store", [f"const float {c}" for c in self.carried], codes, self.store)
         )
@@ -155,11 +192,11 @@ class BlockwiseKernel:
             + f"static void optimlab_block(long long b, {self._signature(ctype)}) {{\n"
             + f"  const long long start = b * {blocksize};\n" + declarations + update + store
             + self._write_scales("  ") + "}\n"
-            + f'extern "C" void {self.kernel_name(flag_values, blocksize)}({self._signature(ctype)}) {{\n'
-            + f"  const long long blocks = (n + {blocksize} - 1) / {blocksize};\n"
-            + f"  #pragma omp parallel for schedule(static) if(n >= {PARALLEL_MIN})\n"
-            + f"  for (long long b = 0; b < blocks; ++b) optimlab_block(b, n, "
-            + ", ".join(name for _, name in self._arguments(ctype)) + ");\n}\n"
+            + f'extern "C" void {self.kernel_name(flag_values, blocksize)}({self._launch_signature(ctype)}) {{\n'
+            + "  const long long blocks = plan[tensors];\n"
+            + f"  #pragma omp parallel for schedule(static) if(blocks * {blocksize} >= {PARALLEL_MIN})\n"
+            + "  for (long long global = 0; global < blocks; ++global) {\n" + self._tensor_of_block(ctype, "global", "    ")
+            + "    optimlab_block(b, n, " + ", ".join(name for _, name in self._arguments(ctype)) + ");\n  }\n}\n"
         )
 
     def cuda_source(self, flag_values: tuple[bool, ...], blocksize: int, ctype: str) -> str:
@@ -180,9 +217,10 @@ class BlockwiseKernel:
             + f"  for (int w = 0; w < {threads // 32}; ++w) x = optimlab_max(warp_max[w], x);\n"
             + "  return x;\n}\n"
             + f'extern "C" __global__ void __launch_bounds__({threads}) '
-            + f"{self.kernel_name(flag_values, blocksize)}({self._signature(ctype)}) {{\n"
+            + f"{self.kernel_name(flag_values, blocksize)}({self._launch_signature(ctype)}) {{\n"
             + f"  __shared__ float warp_max[{len(self.block_arrays)}][{threads // 32}];\n"
-            + f"  const long long b = blockIdx.x, start = b * {blocksize};\n"
+            + self._tensor_of_block(ctype, "(long long)blockIdx.x", "  ")
+            + f"  const long long start = b * {blocksize};\n"
             + declarations + "  #pragma unroll\n" + update
             + "  // Every thread has read the old scales above; the barriers in here order the writes below.\n"
             + reduce + "  #pragma unroll\n" + store
@@ -190,35 +228,69 @@ class BlockwiseKernel:
         )
 
     def __call__(self, *, blocksize: int, flags: dict | None = None, **values) -> None:
-        """Run the update in place: ``kernel(blocksize=256, flags={...}, g=..., p=..., lr=...)``."""
+        """Run the update of one tensor in place: ``kernel(blocksize=256, flags={...}, g=..., p=..., lr=...)``."""
+        missing = [n for n in self._per_tensor() if n not in values]
+        if missing:
+            raise TypeError(f"kernel optimlab_{self.name} is missing arguments {missing}")
+        tensor = {n: values.pop(n) for n in self._per_tensor()}
+        self.many(blocksize=blocksize, flags=flags, tensors=[tensor], **values)
+
+    def many(self, *, blocksize: int, flags: dict | None = None, tensors: list[dict], **shared) -> None:
+        """Update several tensors in one launch: ``tensors`` holds each one's arrays by name (same
+        dtype and backend), ``shared`` the tables and scalars. The same per-block code runs as for
+        each tensor alone, so the results are those of one call per tensor."""
         flags = dict(flags or {})
         unknown = set(flags) - set(self.flags)
         if unknown:
             raise ValueError(f"kernel optimlab_{self.name} has no flags {sorted(unknown)}")
         flag_values = tuple(bool(flags.get(f, False)) for f in self.flags)
-        names = (*self.inputs, *self.outputs, *self.codes, *self.block_arrays, *self.tables, *self.scalars)
-        missing = [n for n in names if n not in values]
+        missing = [n for n in (*self.tables, *self.scalars) if n not in shared]
+        missing += sorted({n for tensor in tensors for n in self._per_tensor() if n not in tensor})
         if missing:
             raise TypeError(f"kernel optimlab_{self.name} is missing arguments {missing}")
-        reference = values[self.inputs[0]]
+        for index, tensor in enumerate(tensors):
+            self._check_tensor(tensor, blocksize, "" if len(tensors) == 1 else f" of tensor {index}")
+        for name in self.tables:
+            if shared[name].dtype != np.float32 or shared[name].ndim != 1:
+                raise ValueError(f"kernel optimlab_{self.name}: table {name!r} must be 1-D float32")
+        first = tensors[0][self.inputs[0]] if tensors else None
+        if any(type(t[self.inputs[0]]) is not type(first) or t[self.inputs[0]].dtype != first.dtype for t in tensors):
+            raise TypeError(f"kernel optimlab_{self.name}: all tensors of one launch need the same backend and dtype")
+        tensors = [t for t in tensors if t[self.inputs[0]].size]
+        if not tensors:
+            return
+        arrays = [[t[n] for n in self._per_tensor()] for t in tensors]
+        plan = self.plan(blocksize, [a[0].size for a in arrays], arrays)
+        tables = [shared[n] for n in self.tables]
+        scalars = [float(shared[s]) for s in self.scalars]
+        if is_cupy_array(first):
+            self._run_cuda(flag_values, blocksize, arrays, plan, tables, scalars)
+        else:
+            self._run_cpu(flag_values, blocksize, arrays, plan, tables, scalars)
+
+    def _check_tensor(self, tensor: dict, blocksize: int, where: str) -> None:
+        """Shapes and dtypes of one tensor's arrays: inputs and outputs alike, uint8 codes of that
+        shape, one float32 maximum per block; every array C-contiguous."""
+        reference = tensor[self.inputs[0]]
         blocks = -(-reference.size // blocksize)
         expected = {n: (reference.dtype, reference.shape) for n in (*self.inputs, *self.outputs)}
         expected.update({n: (np.dtype(np.uint8), reference.shape) for n in self.codes})
         expected.update({n: (np.dtype(np.float32), (blocks,)) for n in self.block_arrays})
         for name, (dtype, shape) in expected.items():
-            array = values[name]
+            array = tensor[name]
             if array.dtype != dtype or tuple(array.shape) != tuple(shape):
-                raise ValueError(f"kernel optimlab_{self.name}: array {name!r} has {array.dtype}{tuple(array.shape)}, "
-                                 f"expected {dtype}{tuple(shape)}")
-        for name in self.tables:
-            if values[name].dtype != np.float32 or values[name].ndim != 1:
-                raise ValueError(f"kernel optimlab_{self.name}: table {name!r} must be 1-D float32")
-        arrays = [values[n] for n in names[: len(names) - len(self.scalars)]]
-        scalars = [float(values[s]) for s in self.scalars]
-        if is_cupy_array(reference):
-            self._run_cuda(flag_values, blocksize, arrays, scalars, reference.size)
-        else:
-            self._run_cpu(flag_values, blocksize, arrays, scalars, reference.size)
+                raise ValueError(f"kernel optimlab_{self.name}: array {name!r}{where} has {array.dtype}"
+                                 f"{tuple(array.shape)}, expected {dtype}{tuple(shape)}")
+            if not array.flags.c_contiguous:
+                raise ValueError(f"kernel optimlab_{self.name}: array {name!r}{where} is not C-contiguous")
+
+    @staticmethod
+    def plan(blocksize: int, sizes: list[int], arrays: list[list]) -> np.ndarray:
+        """The int64 plan a launch reads: each tensor's first global block (and the total after the
+        last), each tensor's size, then the address of each tensor's array j at ``j · tensors + t``."""
+        first_block = np.cumsum([0] + [-(-n // blocksize) for n in sizes])
+        addresses = [a.data.ptr if is_cupy_array(a) else a.ctypes.data for column in zip(*arrays) for a in column]
+        return np.array([*first_block, *sizes, *addresses], dtype=np.uint64).view(np.int64)
 
     @functools.lru_cache(maxsize=None)
     def _cpu_function(self, flag_values: tuple[bool, ...], blocksize: int, ctype: str):
@@ -226,15 +298,16 @@ class BlockwiseKernel:
         library = build_cpu_library(self.cpu_source(flag_values, blocksize, ctype), f"{name}_{ctype}",
                                     f"optimlab_{self.name}")
         function = getattr(library, name)
-        n_arrays = len(self.inputs) + len(self.outputs) + len(self.codes) + len(self.block_arrays) + len(self.tables)
-        function.argtypes = [ctypes.c_longlong] + [ctypes.c_void_p] * n_arrays + [ctypes.c_double] * len(self.scalars)
+        function.argtypes = ([ctypes.c_longlong, ctypes.c_void_p] + [ctypes.c_void_p] * len(self.tables)
+                             + [ctypes.c_double] * len(self.scalars))
         function.restype = None
         return function
 
-    def _run_cpu(self, flag_values, blocksize, arrays, scalars, n) -> None:
-        ctype = cpu_type(self.name, arrays, range(len(self.inputs), len(arrays) - len(self.tables)))
+    def _run_cpu(self, flag_values, blocksize, arrays, plan, tables, scalars) -> None:
+        writable = range(len(self.inputs), len(self._per_tensor()))
+        ctype = {cpu_type(self.name, tensor_arrays, writable) for tensor_arrays in arrays}.pop()
         function = self._cpu_function(flag_values, blocksize, ctype)
-        function(n, *[a.ctypes.data for a in arrays], *scalars)
+        function(len(arrays), plan.ctypes.data, *[a.ctypes.data for a in tables], *scalars)
 
     @functools.lru_cache(maxsize=None)
     def _cuda_kernel(self, flag_values: tuple[bool, ...], blocksize: int, ctype: str):
@@ -242,15 +315,15 @@ class BlockwiseKernel:
         name = self.kernel_name(flag_values, blocksize)
         return cupy.RawKernel(self.cuda_source(flag_values, blocksize, ctype), name, options=CUDA_OPTIONS)
 
-    def _run_cuda(self, flag_values, blocksize, arrays, scalars, n) -> None:
-        dtype = arrays[0].dtype
+    def _run_cuda(self, flag_values, blocksize, arrays, plan, tables, scalars) -> None:
+        dtype = arrays[0][0].dtype
         if dtype not in _CUDA_TYPES:
             raise TypeError(f"the GPU form of optimlab_{self.name} supports float32 and float64, got {dtype}")
-        blocks = -(-n // blocksize)
+        blocks = int(plan[len(arrays)])
         if blocks > MAX_GRID:
             raise ValueError(f"the GPU form of optimlab_{self.name} handles at most {MAX_GRID} blocks, "
-                             f"got {n} elements in blocks of {blocksize}")
-        if blocks == 0:
-            return
+                             f"got {blocks} blocks of {blocksize}")
         kernel = self._cuda_kernel(flag_values, blocksize, _CUDA_TYPES[dtype])
-        kernel((blocks,), (cuda_threads(blocksize),), (np.int64(n), *arrays, *[np.float64(s) for s in scalars]))
+        device_plan = cupy_module().asarray(plan)  # one host-to-device copy per launch
+        kernel((blocks,), (cuda_threads(blocksize),),
+               (np.int64(len(arrays)), device_plan, *tables, *[np.float64(s) for s in scalars]))

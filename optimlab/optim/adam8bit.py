@@ -276,16 +276,28 @@ def adam8bit_fused(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, 
     if "exp_avg_codes" not in state:
         adam_fused(param, grad, state, **hyper)
         return
-    state["step"] += 1
-    t = state["step"]
-    ADAM8BIT_KERNEL(
+    adam8bit_fused_many([param], [grad], [state], **hyper, blocksize=blocksize)
+
+
+def adam8bit_fused_many(params, grads, states, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                        decoupled_weight_decay=False, blocksize=256) -> None:
+    """``adam8bit_fused`` on several tensors with 8-bit states (same dtype, backend and step count)
+    in one launch of ``ADAM8BIT_KERNEL``: the results of one call per tensor."""
+    steps = {state["step"] for state in states}
+    if len(steps) != 1:
+        raise ValueError(f"one launch needs one step count, got {sorted(steps)}")
+    t = steps.pop() + 1
+    ADAM8BIT_KERNEL.many(
         blocksize=blocksize, flags=dict(DECOUPLED=decoupled_weight_decay),
-        g=grad, p=param, exp_avg_codes=state["exp_avg_codes"], exp_avg_sq_codes=state["exp_avg_sq_codes"],
-        exp_avg_absmax=state["exp_avg_absmax"], exp_avg_sq_absmax=state["exp_avg_sq_absmax"],
-        **kernel_tables(param),
+        tensors=[dict(g=grad, p=param, exp_avg_codes=state["exp_avg_codes"], exp_avg_sq_codes=state["exp_avg_sq_codes"],
+                      exp_avg_absmax=state["exp_avg_absmax"], exp_avg_sq_absmax=state["exp_avg_sq_absmax"])
+                 for param, grad, state in zip(params, grads, states)],
+        **kernel_tables(params[0]),
         lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, grad_scale=1.0, eps_root=0.0,
         step_size=lr / (1 - beta1**t), bias_correction2_sqrt=math.sqrt(1 - beta2**t), bias_correction2=1 - beta2**t,
     )
+    for state in states:  # counted once the launch was accepted: a refused one leaves the states as they were
+        state["step"] = t
 
 
 def adam8bit(param, grad, state, **hyper) -> None:
@@ -318,10 +330,30 @@ class Adam8bit(Optimizer):
         return adam8bit_init(param.data, blocksize=group["blocksize"], min_8bit_size=group["min_8bit_size"])
 
     def _update(self, param, grad, state, group):
+        adam8bit(param.data, grad, state, **self._hyper(group))
+
+    def _update_all(self, pending, group):
+        """The group's tensors with 8-bit states in one launch per (backend, dtype, step count) when the
+        kernels run (GPU arrays, or inside ``cpu_kernels()``); the others one by one."""
+        batches: dict = {}
+        rest = []
+        for param, state in pending:
+            if "exp_avg_codes" in state and use_fused(param.data):
+                device = getattr(getattr(param.data, "device", None), "id", None)  # a CuPy array's GPU
+                key = (type(param.data), param.data.dtype, device, state["step"])
+                batches.setdefault(key, []).append((param, state))
+            else:
+                rest.append((param, state))
+        for batch in batches.values():
+            adam8bit_fused_many([p.data for p, _ in batch], [p.grad for p, _ in batch], [s for _, s in batch],
+                                **self._hyper(group))
+        super()._update_all(rest, group)
+
+    @staticmethod
+    def _hyper(group) -> dict:
         beta1, beta2 = group["betas"]
-        adam8bit(param.data, grad, state, lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
-                 weight_decay=group["weight_decay"], decoupled_weight_decay=group["decoupled_weight_decay"],
-                 blocksize=group["blocksize"])
+        return dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+                    decoupled_weight_decay=group["decoupled_weight_decay"], blocksize=group["blocksize"])
 
 
 class AdamW8bit(Adam8bit):

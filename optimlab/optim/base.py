@@ -227,15 +227,23 @@ class Optimizer:
             for flat in self._flat_buffers:
                 if id(flat.params[0]) in members and self._step_flat(flat, hyper):
                     done.update(map(id, flat.params))
+            pending = []
             for param in group["params"]:
                 if param.grad is None or param.size == 0 or id(param) in done:  # nothing to update
                     continue
                 state = self.state.get(param)
                 if state is None:
                     state = self.state[param] = self._init_state(param, hyper)
-                self._update(param, param.grad, state, hyper)
+                pending.append((param, state))
+            self._update_all(pending, hyper)
         self.step_count += 1
         return loss
+
+    def _update_all(self, pending: list, hyper: dict) -> None:
+        """The updates of a group's parameters outside flat buffers, ``(param, state)`` pairs, one
+        ``_update`` each; an optimizer can batch them (8-bit Adam: one launch for many tensors)."""
+        for param, state in pending:
+            self._update(param, param.grad, state, hyper)
 
     def _step_flat(self, flat: FlatBuffer, hyper: dict) -> bool:
         """One update over a whole flat buffer; False (nothing done) when it must fall back to the

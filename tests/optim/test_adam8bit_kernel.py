@@ -53,9 +53,10 @@ def test_kernel_codes_maxima_and_parameters_are_identical_to_the_reference(dtype
 
 @pytest.mark.parametrize("cls", [optim.Adam8bit, optim.AdamW8bit])
 def test_optimizer_inside_cpu_kernels_takes_the_same_steps(cls):
-    """Through the class: one large parameter (8-bit state) and one small one (32-bit Adam state,
-    ``adam_fused`` against ``adam_update``: float32 kernel vs reference, equal to 1e-6 relative)."""
-    shapes = [(70, 80), (10,)]
+    """Through the class: three large parameters (8-bit states, one launch for the three inside
+    ``cpu_kernels()``) and one small one (32-bit Adam state, ``adam_fused`` against ``adam_update``:
+    float32 kernel vs reference, equal to 1e-6 relative)."""
+    shapes = [(70, 80), (10,), (33, 130), (4099,)]
     runs = {}
     for fused in (False, True):
         params = [Parameter(np.random.default_rng(2).standard_normal(s).astype(np.float32)) for s in shapes]
@@ -67,9 +68,49 @@ def test_optimizer_inside_cpu_kernels_takes_the_same_steps(cls):
                 optimizer.step()
         runs[fused] = (params, optimizer)
     (ref_params, ref_opt), (ker_params, ker_opt) = runs[False], runs[True]
-    assert np.array_equal(ker_params[0].data, ref_params[0].data)
-    assert np.array_equal(ker_opt.state[ker_params[0]]["exp_avg_codes"], ref_opt.state[ref_params[0]]["exp_avg_codes"])
+    for index in (0, 2, 3):
+        assert np.array_equal(ker_params[index].data, ref_params[index].data)
+        for key in ("exp_avg_codes", "exp_avg_sq_codes", "exp_avg_absmax", "exp_avg_sq_absmax", "step"):
+            assert np.array_equal(ker_opt.state[ker_params[index]][key], ref_opt.state[ref_params[index]][key])
     assert np.allclose(ker_params[1].data, ref_params[1].data, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("blocksize", [64, 256])
+def test_one_launch_for_many_tensors_equals_one_launch_each(blocksize):
+    """``adam8bit_fused_many`` (one launch; each block finds its tensor in the plan) against
+    ``adam8bit_fused`` per tensor: identical parameters, codes and maxima over 5 steps, for tensors of
+    several sizes (whole blocks, a short last block, a single block, one element past a block)."""
+    from optimlab.optim.adam8bit import adam8bit_fused_many
+
+    rng = np.random.default_rng(4)
+    sizes = [5037, blocksize, 70_000, 4 * blocksize + 1]
+    starts = [rng.standard_normal(n).astype(np.float32) for n in sizes]
+    one, many = [x.copy() for x in starts], [x.copy() for x in starts]
+    one_states = [adam8bit_init(x, blocksize=blocksize, min_8bit_size=1) for x in one]
+    many_states = [adam8bit_init(x, blocksize=blocksize, min_8bit_size=1) for x in many]
+    hyper = dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True, blocksize=blocksize)
+    for _ in range(5):
+        grads = [(rng.standard_normal(n) * 10.0 ** rng.uniform(-6, 1, n)).astype(np.float32) for n in sizes]
+        for param, grad, state in zip(one, grads, one_states):
+            adam8bit_fused(param, grad, state, **hyper)
+        adam8bit_fused_many(many, grads, many_states, **hyper)
+        for a, b, sa, sb in zip(one, many, one_states, many_states):
+            assert np.array_equal(a, b)
+            for key in ("exp_avg_codes", "exp_avg_sq_codes", "exp_avg_absmax", "exp_avg_sq_absmax", "step"):
+                assert np.array_equal(sa[key], sb[key]), key
+
+
+def test_one_launch_refuses_mixed_tensors():
+    from optimlab.optim.adam8bit import adam8bit_fused_many
+
+    params = [np.ones(300, np.float32), np.ones(300, np.float64)]
+    states = [adam8bit_init(p, min_8bit_size=1) for p in params]
+    with pytest.raises(TypeError, match="same backend and dtype"):
+        adam8bit_fused_many(params, [np.ones_like(p) for p in params], states, lr=1e-3)
+    assert [s["step"] for s in states] == [0, 0]  # a refused launch counts no step
+    states[1]["step"] = 3
+    with pytest.raises(ValueError, match=r"one step count, got \[0, 3\]"):
+        adam8bit_fused_many(params, [np.ones_like(p) for p in params], states, lr=1e-3)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])

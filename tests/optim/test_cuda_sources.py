@@ -47,10 +47,13 @@ def test_threads_per_cuda_block_are_whole_warps_dividing_the_block():
 
 
 def test_more_blocks_than_a_cuda_grid_holds_are_refused_before_launching():
-    """The check runs before CuPy is needed, so it can be exercised here with a NumPy stand-in."""
-    n = (MAX_GRID + 1) * 64
-    with pytest.raises(ValueError, match=f"at most {MAX_GRID} blocks, got {n} elements in blocks of 64"):
-        ADAM8BIT_KERNEL._run_cuda((True,), 64, [np.zeros(1, np.float32)], [], n)
+    """The check runs before CuPy is needed, so it can be exercised here with a NumPy stand-in; the
+    blocks of all the launch's tensors count (two tensors of half the grid each, plus one block)."""
+    stand_in = [np.zeros(1, np.float32)]
+    sizes = [(MAX_GRID + 1) // 2 * 64, (MAX_GRID + 1) // 2 * 64 + 1]
+    plan = ADAM8BIT_KERNEL.plan(64, sizes, [stand_in, stand_in])
+    with pytest.raises(ValueError, match=f"at most {MAX_GRID} blocks, got {MAX_GRID + 2} blocks of 64"):
+        ADAM8BIT_KERNEL._run_cuda((True,), 64, [stand_in, stand_in], plan, [], [])
 
 
 def _elementwise_kernels() -> list:

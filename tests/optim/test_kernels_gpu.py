@@ -115,6 +115,28 @@ def test_8bit_block_kernel_on_the_gpu_gives_the_reference_codes(dtype, decoupled
             assert np.array_equal(cp.asnumpy(gpu_state[key]), ref_state[key]), key
 
 
+def test_8bit_tensors_in_one_launch_on_the_gpu_give_the_reference_codes():
+    """Several tensors in one launch of the block kernel (each block finds its tensor in the plan)
+    against the NumPy reference run tensor by tensor: identical codes, maxima and parameters."""
+    from optimlab.optim.adam8bit import adam8bit_fused_many, adam8bit_init, adam8bit_update
+
+    rng = np.random.default_rng(1)
+    starts = [rng.standard_normal(n).astype(np.float32) for n in (100_003, 256, 5_000, 257)]
+    refs, gpus = [x.copy() for x in starts], [cp.asarray(x) for x in starts]
+    ref_states = [adam8bit_init(x, min_8bit_size=1) for x in refs]
+    gpu_states = [adam8bit_init(x, min_8bit_size=1) for x in gpus]
+    hyper = dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True)
+    for _ in range(10):
+        grads = [(rng.standard_normal(x.size) * 10.0 ** rng.uniform(-6, 1, x.size)).astype(np.float32) for x in refs]
+        for param, grad, state in zip(refs, grads, ref_states):
+            adam8bit_update(param, grad, state, **hyper)
+        adam8bit_fused_many(gpus, [cp.asarray(g) for g in grads], gpu_states, **hyper)
+        for ref, gpu, ref_state, gpu_state in zip(refs, gpus, ref_states, gpu_states):
+            assert np.array_equal(cp.asnumpy(gpu), ref)
+            for key in ("exp_avg_codes", "exp_avg_sq_codes", "exp_avg_absmax", "exp_avg_sq_absmax"):
+                assert np.array_equal(cp.asnumpy(gpu_state[key]), ref_state[key]), key
+
+
 def test_8bit_tables_reach_the_gpu_once():
     """The quantisation tables are copied to a GPU once, not on every step of every parameter."""
     from optimlab.optim.adam8bit import KERNEL_TABLES, kernel_tables
