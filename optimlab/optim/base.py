@@ -11,7 +11,9 @@ A family module supplies the math; a subclass only declares
   accepts them with the parameter's shape and dtype), and ``elementwise = True`` when the update
   treats every element independently, so that ``flatten()`` can run it once over a whole group;
   ``scales_gradients = True`` when ``_update`` multiplies the gradient by ``group["grad_scale"]``
-  inside the update (so ``step(grad_scale=c)`` folds a clip coefficient into the kernel's scalars).
+  inside the update (so ``step(grad_scale=c)`` folds a clip coefficient into the kernel's scalars);
+  ``_update_all(pending, group)`` to batch the updates of a group's parameters outside flat buffers
+  (8-bit Adam: one kernel launch for all its 8-bit tensors).
 
 Differences from ``torch.optim.Optimizer`` (deliberate): the step counter is a Python int (torch's
 float32 counter stops at 2**24); every hyperparameter is validated when set, not only in the
