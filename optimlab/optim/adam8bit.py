@@ -283,6 +283,8 @@ def adam8bit_fused_many(params, grads, states, *, lr, beta1=0.9, beta2=0.999, ep
                         decoupled_weight_decay=False, blocksize=256) -> None:
     """``adam8bit_fused`` on several tensors with 8-bit states (same dtype, backend and step count)
     in one launch of ``ADAM8BIT_KERNEL``: the results of one call per tensor."""
+    if not params:
+        return
     steps = {state["step"] for state in states}
     if len(steps) != 1:
         raise ValueError(f"one launch needs one step count, got {sorted(steps)}")
