@@ -7,9 +7,12 @@ from outside at read time.
 """
 
 import os
+import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_cache import NOTEBOOK_FORMAT, ROOT, cache_path  # noqa: E402
+
 MATHJAX_DIR = Path(os.environ.get("OPTIMLAB_MATHJAX_DIR", ROOT / "_build" / "mathjax"))
 MATHJAX_FILE = "tex-svg-full.js"  # the plain tex-svg.js lacks \boldsymbol and friends
 if not (MATHJAX_DIR / MATHJAX_FILE).is_file():
@@ -27,9 +30,11 @@ root_doc = "index"
 include_patterns = ["index.md", "chapters/*.md", "notebooks/*.py", "drill/*.py"]  # drill/: one page per quiz topic
 exclude_patterns = ["_build", ".venv", "**/.ipynb_checkpoints"]
 
-# Notebooks: jupytext py:percent is the only committed form; executed at every build.
-nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
-nb_execution_mode = "force"
+# Notebooks: jupytext py:percent is the only committed form. Each is executed by the build unless the
+# test suite has already executed it on the same sources (see notebook_cache.py).
+nb_custom_formats = {".py": ["jupytext.reads", {"fmt": NOTEBOOK_FORMAT}]}
+nb_execution_mode = "cache"
+nb_execution_cache_path = str(cache_path())
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_timeout = 600
 nb_execution_show_tb = True

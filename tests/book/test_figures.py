@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from filelock import FileLock
 
 from optimlab.plots import FIGURES, write_figures
 from book_paths import CHAPTERS, ROOT
@@ -11,11 +12,17 @@ FIGURE_DIR = ROOT / "figures"
 
 
 @pytest.fixture(scope="session")
-def drawn(tmp_path_factory):
-    """Every figure drawn now, once per test process (each xdist worker): one child process with the
-    pinned environment (see ``optimlab.plots.registry``)."""
-    outdir = tmp_path_factory.mktemp("figures")
-    write_figures(outdir)
+def drawn(tmp_path_factory, worker_id):
+    """Every figure drawn now, once per test run (xdist's workers share the drawing through their
+    common temporary folder): one child process with the pinned environment (see
+    ``optimlab.plots.registry``)."""
+    base = tmp_path_factory.getbasetemp()
+    outdir = (base if worker_id == "master" else base.parent) / "figures-drawn"
+    with FileLock(f"{outdir}.lock"):
+        if not outdir.exists():
+            partial = outdir.with_name("figures-drawing")
+            write_figures(partial)
+            partial.rename(outdir)  # only a complete drawing is shared
     return outdir
 
 
