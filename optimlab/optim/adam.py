@@ -136,21 +136,27 @@ p = (T)(param - (C)step_size * (m / denom));
 )
 
 
+def adam_kernel_scalars(t, *, lr, beta1, beta2, eps, weight_decay, grad_scale=1.0, eps_root=0.0) -> dict:
+    """``ADAM_KERNEL``'s scalars at step ``t`` (counted from 1), the bias corrections folded on the
+    host: step size η/(1 − β₁ᵗ), √(1 − β₂ᵗ) and 1 − β₂ᵗ."""
+    return dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, grad_scale=grad_scale,
+                eps_root=eps_root, step_size=lr / (1 - beta1**t), bias_correction2_sqrt=math.sqrt(1 - beta2**t),
+                bias_correction2=1 - beta2**t)
+
+
 def adam_fused(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
                amsgrad=False, maximize=False, decoupled_weight_decay=False, grad_scale=1.0, eps_root=0.0,
                amsgrad_max="raw") -> None:
     """The same step through the fused kernel; the bias corrections (and the gradient scale) are
     folded on the host."""
     state["step"] += 1
-    t = state["step"]
     ADAM_KERNEL(
         flags=dict(MAXIMIZE=maximize, DECOUPLED=decoupled_weight_decay, AMSGRAD=amsgrad,
                    CORRECTED_MAX=amsgrad_max == "corrected", EPS_ROOT=eps_root != 0),
         g=grad, p=param, exp_avg=state["exp_avg"], exp_avg_sq=state["exp_avg_sq"],
         max_exp_avg_sq=state.get("max_exp_avg_sq"),
-        lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-        step_size=lr / (1 - beta1**t), bias_correction2_sqrt=math.sqrt(1 - beta2**t), grad_scale=grad_scale,
-        bias_correction2=1 - beta2**t, eps_root=eps_root,
+        **adam_kernel_scalars(state["step"], lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                              grad_scale=grad_scale, eps_root=eps_root),
     )
 
 

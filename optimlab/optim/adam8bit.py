@@ -40,14 +40,13 @@ signed and 3 % of unsigned codes on Gaussian data, off by up to 7 entries). Stat
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
 from optimlab.backend import cupy_module, get_array_module, is_cupy_array
 from optimlab.kernels import use_fused
 from optimlab.kernels.blockwise import BlockwiseKernel
-from optimlab.optim.adam import ADAM_KERNEL, adam_fused, adam_init, adam_update
+from optimlab.optim.adam import ADAM_KERNEL, adam_fused, adam_init, adam_kernel_scalars, adam_update
 from optimlab.optim.base import Optimizer
 from optimlab.optim.hyperparams import betas, boolean, choice, integer, learning_rate, nonnegative
 
@@ -295,8 +294,7 @@ def adam8bit_fused_many(params, grads, states, *, lr, beta1=0.9, beta2=0.999, ep
                       exp_avg_absmax=state["exp_avg_absmax"], exp_avg_sq_absmax=state["exp_avg_sq_absmax"])
                  for param, grad, state in zip(params, grads, states)],
         **kernel_tables(params[0]),
-        lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, grad_scale=1.0, eps_root=0.0,
-        step_size=lr / (1 - beta1**t), bias_correction2_sqrt=math.sqrt(1 - beta2**t), bias_correction2=1 - beta2**t,
+        **adam_kernel_scalars(t, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay),
     )
     for state in states:  # counted once the launch was accepted: a refused one leaves the states as they were
         state["step"] = t

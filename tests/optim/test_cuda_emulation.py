@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from optimlab.kernels.blockwise import cuda_threads
+from optimlab.optim.adam import adam_kernel_scalars
 from optimlab.optim.adam8bit import ADAM8BIT_KERNEL, KERNEL_TABLES, adam8bit_fused_many, adam8bit_init
 
 COMPILER = os.environ.get("CXX", "g++")
@@ -98,9 +99,7 @@ def _compare(run, blocksize, decoupled, steps=4) -> bool:
         arrays = [[g, p, s["exp_avg_codes"], s["exp_avg_sq_codes"], s["exp_avg_absmax"], s["exp_avg_sq_absmax"]]
                   for g, p, s in zip(grads, gpu, gpu_states)]
         plan = ADAM8BIT_KERNEL.plan(blocksize, sizes, arrays)
-        scalars = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, grad_scale=1.0,
-                       eps_root=0.0, step_size=lr / (1 - beta1**t), bias_correction2_sqrt=(1 - beta2**t) ** 0.5,
-                       bias_correction2=1 - beta2**t)
+        scalars = adam_kernel_scalars(t, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
         run(int(plan[len(sizes)]), len(sizes), plan.ctypes.data,
             *[KERNEL_TABLES[n].ctypes.data for n in ADAM8BIT_KERNEL.tables],
             *[float(scalars[s]) for s in ADAM8BIT_KERNEL.scalars])
