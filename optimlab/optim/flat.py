@@ -22,11 +22,12 @@ import numpy as np
 from optimlab.backend import get_array_module, is_array
 from optimlab.parameter import Parameter
 
-# Elements per piece of the NumPy reference's pass over a flat buffer: a piece's arrays and
-# temporaries (~10 × 128 KB in float32) stay in a core's L2 cache between the update's ufuncs, where a
-# whole-buffer pass sends every ufunc through memory. Measured (AdamW step, 16.7M float32, 2-core Xeon,
-# interleaved runs): whole buffer 162 ms; pieces of 2¹⁴ 94–100 ms, 2¹⁵ 87–92, 2¹⁶ 85–93, 2¹⁷ 96–98
-# (smaller pieces pay Python's per-call overhead more often); torch's foreach AdamW 113–117 ms.
+# Elements per piece of the NumPy reference's pass over a flat buffer: a piece's arrays and the shared
+# temporaries (~6 × 128 KB in float32) stay in a core's L2 cache between the update's ufuncs, where a
+# whole-buffer pass sends every ufunc through memory. Measured (AdamW step, 16.7M float32, 2-core
+# Xeon with AVX-512, two interleaved runs of medians of 12): whole buffer 96–100 ms; pieces of 2¹⁴
+# 62 ms, 2¹⁵ 55–57, 2¹⁶ 56–57, 2¹⁷ 59–62 (smaller pieces pay Python's per-call overhead more often);
+# torch's foreach AdamW 52–57 ms. A temporary per piece (before 2026-12-02) cost 10 ms more at 2¹⁵.
 CHUNK = 1 << 15
 
 
@@ -79,18 +80,22 @@ class FlatBuffer:
 
     def update_in_pieces(self, update) -> None:
         """``update(param, grad, state)``, an elementwise in-place NumPy reference, over the buffer in
-        pieces of ``CHUNK`` elements (views of the buffer, its gradient and its state; each piece keeps
-        its own scratch). Elementwise updates give bit-identical results in any split. Scalar state
+        pieces of ``CHUNK`` elements (views of the buffer, its gradient and its state). The pieces run
+        one after another, so the full-size ones share one set of temporaries, which stays in cache
+        (the shorter last piece has its own). Elementwise updates give bit-identical results in any
+        split. Scalar state
         entries (the step counter...) are handed to every piece and must come back equal; an array
         entry a piece creates or replaces (SGD's first momentum buffer) is joined into one flat array."""
         arrays = tuple((key, id(value)) for key, value in self.state.items() if is_array(value))
         if self._pieces_of != (id(self.state), arrays):
             self._pieces = []
+            temporaries: dict = {}
             for start in range(0, self.size, CHUNK):
                 piece = Parameter(self.data[start : start + CHUNK])
                 piece.use_grad_buffer(self.grad[start : start + CHUNK])
                 views = {key: value[start : start + CHUNK] for key, value in self.state.items() if is_array(value)}
-                self._pieces.append((piece, FlatState(self.state, **views), views))
+                shared = temporaries if piece.size == CHUNK else None
+                self._pieces.append((piece, FlatState({**self.state, **views}, scratch=shared), views))
             self._pieces_of = (id(self.state), arrays)
         scalars = {key: value for key, value in self.state.items() if not is_array(value)}
         for piece, state, _ in self._pieces:
@@ -115,11 +120,12 @@ class FlatBuffer:
 
 class FlatState(dict):
     """The state of a flat buffer (same entries as a parameter's state), plus ``scratch``: named
-    temporaries of the buffer's shape, kept between steps (see ``scratch``)."""
+    temporaries of the buffer's shape, kept between steps (see ``scratch``), its own unless a dict
+    shared with other states is given."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.scratch: dict = {}
+    def __init__(self, entries=(), scratch: dict | None = None):
+        super().__init__(entries)
+        self.scratch: dict = {} if scratch is None else scratch
 
 
 def scratch(state: dict, name: str, like):

@@ -16,7 +16,7 @@ import pytest
 import optimlab.optim as optim
 from optimlab import Parameter
 from optimlab.optim.adam import adam_init, adam_update
-from optimlab.optim.flat import FlatState, scratch
+from optimlab.optim.flat import CHUNK, FlatState, scratch
 from optimlab.optim.sgd import sgd_update
 
 CONFIGS = [
@@ -58,6 +58,17 @@ def test_flat_step_allocates_nothing_that_grows_with_the_parameters(cls, config)
     large = _peak_bytes(_flat_optimizer(cls, config, 1 << 20).step)
     assert large <= 4096, large
     assert large == small
+
+
+@pytest.mark.parametrize("cls, config", CONFIGS, ids=lambda v: v.__name__ if isinstance(v, type) else str(v))
+def test_the_pieces_share_their_temporaries(cls, config):
+    """The pieces of the flat NumPy step run one after another, so the full-size ones share one set
+    of temporaries: scratch of at most two pieces' size per name, not of the buffer's (a temporary
+    per piece would also leave the cache between pieces)."""
+    buffer = _flat_optimizer(cls, config, 1 << 20)._flat_buffers[0]
+    distinct = {id(a): a for _, state, _ in buffer._pieces for a in state.scratch.values()}
+    assert len(buffer._pieces) >= (1 << 20) // CHUNK
+    assert 0 < sum(a.nbytes for a in distinct.values()) <= 2 * len(buffer._pieces[0][1].scratch) * CHUNK * 4
 
 
 def test_reference_updates_allocate_under_one_kib():
