@@ -27,7 +27,9 @@ size, dtype and flags (the per-thread arrays have compile-time sizes), cached.
 A launch updates any number of tensors of one dtype (``many``; a call is a launch of one): its
 *plan*, one int64 array, holds each tensor's first global block, its size and its arrays'
 addresses, and each block finds its tensor by a binary search over the first blocks. So a model's
-148 tensors take one launch instead of 148, with the same per-block code and results.
+148 tensors take one launch instead of 148, with the same per-block code and results. A kernel
+without block arrays (no codes, no carried values, no ``store``) is the update pass alone: an
+elementwise body over many tensors in one launch.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import numpy as np
 from optimlab.backend import cupy_module, is_cupy_array
 from optimlab.kernels.elementwise import PARALLEL_MIN, PREAMBLE, build_cpu_library, cpu_type, indent_body
 
-_CUDA_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+CUDA_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}  # storage the GPU form takes
 # No FMA contraction (as the CPU form's -ffp-contract=off); NVRTC's division and sqrt are IEEE by default.
 CUDA_OPTIONS = ("--fmad=false",)
 MAX_GRID = 2**31 - 1  # CUDA's limit on gridDim.x: the GPU form handles up to this many blocks
@@ -91,6 +93,8 @@ class BlockwiseKernel:
     def __post_init__(self):
         if len(self.carried) != len(self.block_arrays):
             raise ValueError(f"kernel optimlab_{self.name}: one carried value per block array is needed")
+        if not self.block_arrays and self.store.strip():
+            raise ValueError(f"kernel optimlab_{self.name}: without block arrays there is no second pass to store in")
 
     def kernel_name(self, flag_values: tuple[bool, ...], blocksize: int) -> str:
         on = [f.lower() for f, v in zip(self.flags, flag_values) if v]
@@ -140,17 +144,18 @@ class BlockwiseKernel:
         codes = "".join(f"  unsigned char& {n} = {n}_ptr[i];\n" for n in self.codes)
         loads = "".join(f"  const T {n} = {n}_ptr[i];\n" for n in self.inputs)
         loads += "".join(f"  T& {n} = {n}_ptr[i];\n" for n in self.outputs) + codes
-        head = ", ".join(["long long i", *(declaration for declaration, _ in self._element_arguments(ctype)),
-                          *(f"const float {a}" for a in self.block_arrays)])
+        head = ["long long i", *(declaration for declaration, _ in self._element_arguments(ctype)),
+                *(f"const float {a}" for a in self.block_arrays)]
 
         def function(name: str, carried: list[str], loads: str, body: str) -> str:
-            return (f"__device__ inline void optimlab_{name}({head}, {', '.join(carried)}) {{\n"
+            return (f"__device__ inline void optimlab_{name}({', '.join(head + carried)}) {{\n"
                     + loads + "  {\n" + indent_body(body.strip(), 4) + "\n  }\n}\n")
 
+        store = function("store", [f"const float {c}" for c in self.carried], codes, self.store)
         return (
             PREAMBLE + defines + f"typedef {ctype} T;\ntypedef optimlab_compute<T>::type C;\n" + TENSOR_OF + self.helpers
             + function("update", [f"float& {c}" for c in self.carried], loads, self.update)
-            + function("store", [f"const float {c}" for c in self.carried], codes, self.store)
+            + (store if self.block_arrays else "")
         )
 
     def _passes(self, per_thread: int, index: str, cpu: bool) -> tuple[str, str, str]:
@@ -158,11 +163,12 @@ class BlockwiseKernel:
         the declarations (old scales ``<array>_old``, running maxima ``<array>_new``, carried values
         ``<carried>_k[k]``), the update pass with the maxima, and the store pass (run once the maxima are
         the block's). On the CPU (one thread per block) both passes are ``omp simd`` loops over the
-        block's elements, the maxima a loop of their own between them."""
-        names = ", ".join(["i", *(name for _, name in self._element_arguments("T"))])
-        carried = ", ".join(f"{c}_k[k]" for c in self.carried)
-        old = ", ".join(f"{a}_old" for a in self.block_arrays)
-        new = ", ".join(f"{a}_new" for a in self.block_arrays)
+        block's elements, the maxima a loop of their own between them. Without block arrays there is
+        the update pass only (the store pass is empty)."""
+        names = ["i", *(name for _, name in self._element_arguments("T"))]
+        carried = [f"{c}_k[k]" for c in self.carried]
+        update_call = ", ".join([*names, *(f"{a}_old" for a in self.block_arrays), *carried])
+        store_call = ", ".join([*names, *(f"{a}_new" for a in self.block_arrays), *carried])
         declarations = "".join(f"  const float {a}_old = {a}_ptr[b];\n  float {a}_new = 0.0f;\n"
                                for a in self.block_arrays)
         declarations += "".join(f"  float {c}_k[{per_thread}];\n" for c in self.carried)
@@ -172,13 +178,13 @@ class BlockwiseKernel:
             declarations += (f"  const int count = n - start < {per_thread} ? (int)(n - start) : {per_thread};"
                              "  // the last block may be short\n")
             loop = f"  #pragma omp simd\n  for (int k = 0; k < count; ++k) {{\n    const long long i = {index};\n"
-            update = (loop + f"    optimlab_update({names}, {old}, {carried});\n  }}\n"
-                      + "  for (int k = 0; k < count; ++k) {\n" + maxima + "  }\n")
+            update = loop + f"    optimlab_update({update_call});\n  }}\n"
+            update += "  for (int k = 0; k < count; ++k) {\n" + maxima + "  }\n" if maxima else ""
         else:
             loop = f"  for (int k = 0; k < {per_thread}; ++k) {{\n    const long long i = {index};\n"
             loop += "    if (i >= n) break;  // the last block may be short\n"
-            update = loop + f"    optimlab_update({names}, {old}, {carried});\n" + maxima + "  }\n"
-        store = loop + f"    optimlab_store({names}, {new}, {carried});\n  }}\n"
+            update = loop + f"    optimlab_update({update_call});\n" + maxima + "  }\n"
+        store = loop + f"    optimlab_store({store_call});\n  }}\n" if self.block_arrays else ""
         return declarations, update, store
 
     def _write_scales(self, indent: str) -> str:
@@ -203,29 +209,28 @@ class BlockwiseKernel:
         """The CUDA translation unit of the GPU form: one thread block per quantisation block."""
         threads = cuda_threads(blocksize)
         declarations, update, store = self._passes(blocksize // threads, f"start + threadIdx.x + k * {threads}", cpu=False)
-        reduce = "".join(f"  {a}_new = optimlab_block_max({a}_new, warp_max[{j}]);\n"
-                         for j, a in enumerate(self.block_arrays))
-        return (
-            self._element_functions(flag_values, ctype)
-            + "// The NaN-propagating maximum over the thread block, returned to every thread: shuffles\n"
-            + "// within each warp, then the warps' maxima through shared memory.\n"
-            + "__device__ inline float optimlab_block_max(float x, float* warp_max) {\n"
-            + "  for (int lane = 16; lane > 0; lane >>= 1)\n"
-            + "    x = optimlab_max(__shfl_xor_sync(0xffffffffu, x, lane), x);\n"
-            + "  if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = x;\n"
-            + "  __syncthreads();\n"
-            + f"  for (int w = 0; w < {threads // 32}; ++w) x = optimlab_max(warp_max[w], x);\n"
-            + "  return x;\n}\n"
-            + f'extern "C" __global__ void __launch_bounds__({threads}) '
-            + f"{self.kernel_name(flag_values, blocksize)}({self._launch_signature(ctype)}) {{\n"
-            + f"  __shared__ float warp_max[{len(self.block_arrays)}][{threads // 32}];\n"
-            + self._tensor_of_block(ctype, "(long long)blockIdx.x", "  ")
-            + f"  const long long start = b * {blocksize};\n"
-            + declarations + "  #pragma unroll\n" + update
-            + "  // Every thread has read the old scales above; the barriers in here order the writes below.\n"
-            + reduce + "  #pragma unroll\n" + store
-            + "  if (threadIdx.x == 0) {\n" + self._write_scales("    ") + "  }\n}\n"
-        )
+        functions = self._element_functions(flag_values, ctype)
+        body = (self._tensor_of_block(ctype, "(long long)blockIdx.x", "  ")
+                + f"  const long long start = b * {blocksize};\n" + declarations + "  #pragma unroll\n" + update)
+        if self.block_arrays:
+            functions += (
+                "// The NaN-propagating maximum over the thread block, returned to every thread: shuffles\n"
+                + "// within each warp, then the warps' maxima through shared memory.\n"
+                + "__device__ inline float optimlab_block_max(float x, float* warp_max) {\n"
+                + "  for (int lane = 16; lane > 0; lane >>= 1)\n"
+                + "    x = optimlab_max(__shfl_xor_sync(0xffffffffu, x, lane), x);\n"
+                + "  if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = x;\n"
+                + "  __syncthreads();\n"
+                + f"  for (int w = 0; w < {threads // 32}; ++w) x = optimlab_max(warp_max[w], x);\n"
+                + "  return x;\n}\n")
+            body = (f"  __shared__ float warp_max[{len(self.block_arrays)}][{threads // 32}];\n" + body
+                    + "  // Every thread has read the old scales above; the barriers in here order the writes below.\n"
+                    + "".join(f"  {a}_new = optimlab_block_max({a}_new, warp_max[{j}]);\n"
+                              for j, a in enumerate(self.block_arrays))
+                    + "  #pragma unroll\n" + store
+                    + "  if (threadIdx.x == 0) {\n" + self._write_scales("    ") + "  }\n")
+        return (functions + f'extern "C" __global__ void __launch_bounds__({threads}) '
+                + f"{self.kernel_name(flag_values, blocksize)}({self._launch_signature(ctype)}) {{\n" + body + "}\n")
 
     def __call__(self, *, blocksize: int, flags: dict | None = None, **values) -> None:
         """Run the update of one tensor in place: ``kernel(blocksize=256, flags={...}, g=..., p=..., lr=...)``."""
@@ -317,13 +322,13 @@ class BlockwiseKernel:
 
     def _run_cuda(self, flag_values, blocksize, arrays, plan, tables, scalars) -> None:
         dtype = arrays[0][0].dtype
-        if dtype not in _CUDA_TYPES:
+        if dtype not in CUDA_TYPES:
             raise TypeError(f"the GPU form of optimlab_{self.name} supports float32 and float64, got {dtype}")
         blocks = int(plan[len(arrays)])
         if blocks > MAX_GRID:
             raise ValueError(f"the GPU form of optimlab_{self.name} handles at most {MAX_GRID} blocks, "
                              f"got {blocks} blocks of {blocksize}")
-        kernel = self._cuda_kernel(flag_values, blocksize, _CUDA_TYPES[dtype])
+        kernel = self._cuda_kernel(flag_values, blocksize, CUDA_TYPES[dtype])
         device_plan = cupy_module().asarray(plan)  # one host-to-device copy per launch
         kernel((blocks,), (cuda_threads(blocksize),),
                (np.int64(len(arrays)), device_plan, *tables, *[np.float64(s) for s in scalars]))

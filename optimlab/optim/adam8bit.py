@@ -25,7 +25,8 @@ reference or its fused kernel), quantise the new moments:
 
 Conventions as bitsandbytes 0.50: block size 256 (older versions: 2048), parameters with fewer than
 ``min_8bit_size = 4096`` elements keep 32-bit moments (``exp_avg``/``exp_avg_sq``, the parameter's
-dtype) and take a plain Adam step; the scale multiplies by :math:`1/a_b` (its CUDA kernels; its
+dtype) and take a plain Adam step (through the kernels, all of a group's in one launch of
+``ADAM32_KERNEL``); the scale multiplies by :math:`1/a_b` (its CUDA kernels; its
 pure-PyTorch fallback divides in a final partial block); an all-zero block stores :math:`a_b = 0`.
 Divergence: bitsandbytes' ``Adam8bit`` always decays *decoupled* (its update is AdamW's); here, as in
 torch, ``Adam8bit`` adds L2 decay to the gradient unless ``decoupled_weight_decay=True``, and
@@ -45,7 +46,7 @@ import numpy as np
 
 from optimlab.backend import cupy_module, get_array_module, is_cupy_array
 from optimlab.kernels import use_fused
-from optimlab.kernels.blockwise import BlockwiseKernel
+from optimlab.kernels.blockwise import CUDA_TYPES, BlockwiseKernel
 from optimlab.optim.adam import ADAM_KERNEL, adam_fused, adam_init, adam_kernel_scalars, adam_update
 from optimlab.optim.base import Optimizer
 from optimlab.optim.hyperparams import betas, boolean, choice, integer, learning_rate, nonnegative
@@ -282,18 +283,53 @@ def adam8bit_fused_many(params, grads, states, *, lr, beta1=0.9, beta2=0.999, ep
                         decoupled_weight_decay=False, blocksize=256) -> None:
     """``adam8bit_fused`` on several tensors with 8-bit states (same dtype, backend and step count)
     in one launch of ``ADAM8BIT_KERNEL``: the results of one call per tensor."""
-    if not params:
-        return
+    if params:
+        _launch_many(ADAM8BIT_KERNEL, params, grads, states, kernel_tables(params[0]), lr=lr, beta1=beta1,
+                     beta2=beta2, eps=eps, weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
+                     blocksize=blocksize)
+
+
+# Adam with 32-bit states (the parameters below ``min_8bit_size``) on many tensors in one launch: the
+# block scaffold without block arrays is one elementwise pass of Adam's kernel body, each block of
+# ``blocksize`` elements finding its tensor in the launch's plan.
+ADAM32_KERNEL = BlockwiseKernel(
+    name="adam32",
+    inputs=("g",),
+    outputs=("p", "exp_avg", "exp_avg_sq"),
+    codes=(),
+    block_arrays=(),
+    carried=(),
+    tables=(),
+    scalars=ADAM_KERNEL.scalars,
+    flags=ADAM8BIT_KERNEL.flags,
+    fixed=ADAM8BIT_KERNEL.fixed,
+    update=ADAM_KERNEL.body,
+    store="",
+)
+
+
+def adam32_fused_many(params, grads, states, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                      decoupled_weight_decay=False, blocksize=256) -> None:
+    """``adam_fused`` on several tensors with 32-bit states (same dtype, backend and step count) in
+    one launch of ``ADAM32_KERNEL``: the results of one call per tensor."""
+    if params:
+        _launch_many(ADAM32_KERNEL, params, grads, states, {}, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                     weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay, blocksize=blocksize)
+
+
+def _launch_many(kernel, params, grads, states, tables, *, lr, beta1, beta2, eps, weight_decay,
+                 decoupled_weight_decay, blocksize) -> None:
+    """One launch of ``kernel`` on ``params``, each tensor's state arrays passed by their names in the
+    kernel, Adam's scalars folded for the next step (one step count for all)."""
     steps = {state["step"] for state in states}
     if len(steps) != 1:
         raise ValueError(f"one launch needs one step count, got {sorted(steps)}")
     t = steps.pop() + 1
-    ADAM8BIT_KERNEL.many(
+    names = (*kernel.outputs[1:], *kernel.codes, *kernel.block_arrays)  # besides g and p
+    kernel.many(
         blocksize=blocksize, flags=dict(DECOUPLED=decoupled_weight_decay),
-        tensors=[dict(g=grad, p=param, exp_avg_codes=state["exp_avg_codes"], exp_avg_sq_codes=state["exp_avg_sq_codes"],
-                      exp_avg_absmax=state["exp_avg_absmax"], exp_avg_sq_absmax=state["exp_avg_sq_absmax"])
-                 for param, grad, state in zip(params, grads, states)],
-        **kernel_tables(params[0]),
+        tensors=[dict(g=grad, p=param, **{n: state[n] for n in names}) for param, grad, state in zip(params, grads, states)],
+        **tables,
         **adam_kernel_scalars(t, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay),
     )
     for state in states:  # counted once the launch was accepted: a refused one leaves the states as they were
@@ -333,20 +369,23 @@ class Adam8bit(Optimizer):
         adam8bit(param.data, grad, state, **self._hyper(group))
 
     def _update_all(self, pending, group):
-        """The group's tensors with 8-bit states in one launch per (backend, dtype, step count) when the
-        kernels run (GPU arrays, or inside ``cpu_kernels()``); the others one by one."""
+        """When the kernels run (GPU arrays, or inside ``cpu_kernels()``), the group's tensors in one
+        launch per kind of state (8-bit, or 32-bit below ``min_8bit_size``), backend, dtype and step
+        count: GPT-2's 148 tensors, 98 of them small, take two launches. 32-bit states of 16-bit
+        parameters (which the block kernel's GPU form does not take) step one by one, as on NumPy."""
         batches: dict = {}
         rest = []
         for param, state in pending:
-            if "exp_avg_codes" in state and use_fused(param.data):
+            eight_bit = "exp_avg_codes" in state
+            if use_fused(param.data) and (eight_bit or param.data.dtype in CUDA_TYPES):
                 device = getattr(getattr(param.data, "device", None), "id", None)  # a CuPy array's GPU
-                key = (type(param.data), param.data.dtype, device, state["step"])
-                batches.setdefault(key, []).append((param, state))
+                launch = adam8bit_fused_many if eight_bit else adam32_fused_many
+                batches.setdefault((launch, type(param.data), param.data.dtype, device, state["step"]), []).append(
+                    (param, state))
             else:
                 rest.append((param, state))
-        for batch in batches.values():
-            adam8bit_fused_many([p.data for p, _ in batch], [p.grad for p, _ in batch], [s for _, s in batch],
-                                **self._hyper(group))
+        for (launch, *_), batch in batches.items():
+            launch([p.data for p, _ in batch], [p.grad for p, _ in batch], [s for _, s in batch], **self._hyper(group))
         super()._update_all(rest, group)
 
     @staticmethod

@@ -54,9 +54,9 @@ def test_kernel_codes_maxima_and_parameters_are_identical_to_the_reference(dtype
 @pytest.mark.parametrize("cls", [optim.Adam8bit, optim.AdamW8bit])
 def test_optimizer_inside_cpu_kernels_takes_the_same_steps(cls):
     """Through the class: three large parameters (8-bit states, one launch for the three inside
-    ``cpu_kernels()``) and one small one (32-bit Adam state, ``adam_fused`` against ``adam_update``:
-    float32 kernel vs reference, equal to 1e-6 relative)."""
-    shapes = [(70, 80), (10,), (33, 130), (4099,)]
+    ``cpu_kernels()``) and two small ones (32-bit Adam states, one launch of ``ADAM32_KERNEL`` against
+    ``adam_update``: float32 kernel vs reference, equal to 1e-6 relative)."""
+    shapes = [(70, 80), (10,), (33, 130), (4099,), (3, 7)]
     runs = {}
     for fused in (False, True):
         params = [Parameter(np.random.default_rng(2).standard_normal(s).astype(np.float32)) for s in shapes]
@@ -72,7 +72,35 @@ def test_optimizer_inside_cpu_kernels_takes_the_same_steps(cls):
         assert np.array_equal(ker_params[index].data, ref_params[index].data)
         for key in ("exp_avg_codes", "exp_avg_sq_codes", "exp_avg_absmax", "exp_avg_sq_absmax", "step"):
             assert np.array_equal(ker_opt.state[ker_params[index]][key], ref_opt.state[ref_params[index]][key])
-    assert np.allclose(ker_params[1].data, ref_params[1].data, rtol=1e-6, atol=0)
+    for index in (1, 4):
+        assert np.allclose(ker_params[index].data, ref_params[index].data, rtol=1e-6, atol=0)
+        assert ker_opt.state[ker_params[index]]["step"] == 10
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("decoupled", [True, False], ids=["decoupled", "L2"])
+def test_one_launch_for_small_tensors_equals_adam_fused_each(dtype, decoupled):
+    """``adam32_fused_many`` (Adam's kernel body in the block scaffold without block arrays, one launch)
+    against ``adam_fused`` (the elementwise kernel) per tensor: identical parameters and moments over
+    5 steps, for sizes below, at and past a block of 64."""
+    from optimlab.optim.adam import adam_fused, adam_init
+    from optimlab.optim.adam8bit import adam32_fused_many
+
+    rng = np.random.default_rng(6)
+    sizes = [10, 64, 1000, 3, 65]
+    starts = [rng.standard_normal(n).astype(dtype) for n in sizes]
+    one, many = [x.copy() for x in starts], [x.copy() for x in starts]
+    one_states, many_states = [adam_init(x) for x in one], [adam_init(x) for x in many]
+    hyper = dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=decoupled)
+    for _ in range(5):
+        grads = [(rng.standard_normal(n) * 10.0 ** rng.uniform(-6, 1, n)).astype(dtype) for n in sizes]
+        for param, grad, state in zip(one, grads, one_states):
+            adam_fused(param, grad, state, **hyper)
+        adam32_fused_many(many, grads, many_states, **hyper, blocksize=64)
+        for a, b, sa, sb in zip(one, many, one_states, many_states):
+            assert np.array_equal(a, b)
+            for key in ("exp_avg", "exp_avg_sq", "step"):
+                assert np.array_equal(sa[key], sb[key]), key
 
 
 @pytest.mark.parametrize("blocksize", [64, 256])
@@ -214,3 +242,12 @@ def test_wrong_arrays_are_rejected_naming_them():
     state["exp_avg_codes"] = state["exp_avg_codes"].astype(np.int8)
     with pytest.raises(ValueError, match="'exp_avg_codes' has int8"):
         adam8bit_fused(param, np.ones(300, dtype=np.float32), state, lr=1e-3, blocksize=64)
+
+
+def test_a_kernel_without_block_arrays_has_no_store_pass():
+    from optimlab.optim.adam8bit import ADAM32_KERNEL
+
+    with pytest.raises(ValueError, match="optimlab_adam32: without block arrays there is no second pass"):
+        dataclasses.replace(ADAM32_KERNEL, store="p = 0;")
+    for source in (ADAM32_KERNEL.cpu_source((True,), 256, "float"), ADAM32_KERNEL.cuda_source((True,), 256, "float")):
+        assert "optimlab_store" not in source and "__syncthreads" not in source

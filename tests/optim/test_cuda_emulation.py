@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from optimlab.kernels.blockwise import cuda_threads
-from optimlab.optim.adam import adam_kernel_scalars
-from optimlab.optim.adam8bit import ADAM8BIT_KERNEL, KERNEL_TABLES, adam8bit_fused_many, adam8bit_init
+from optimlab.optim.adam import adam_fused, adam_init, adam_kernel_scalars
+from optimlab.optim.adam8bit import ADAM8BIT_KERNEL, ADAM32_KERNEL, KERNEL_TABLES, adam8bit_fused_many, adam8bit_init
 
 COMPILER = os.environ.get("CXX", "g++")
 pytestmark = pytest.mark.skipif(shutil.which(COMPILER) is None, reason="needs a C++ compiler (g++)")
@@ -124,3 +124,29 @@ def test_a_broken_warp_maximum_is_caught(tmp_path):
     assert shuffle in source
     run = _emulated(ADAM8BIT_KERNEL, (True,), 256, tmp_path, source.replace(shuffle, "x = x;"))
     assert not _compare(run, 256, True, steps=2)
+
+
+@pytest.mark.parametrize("blocksize", [64, 512])
+def test_the_cuda_form_without_block_arrays_gives_adam_fused_results(blocksize, tmp_path):
+    """``ADAM32_KERNEL`` (the small tensors' 32-bit Adam, the scaffold's update pass alone) under the
+    emulation against ``adam_fused``, the elementwise kernel's CPU form, per tensor: identical
+    parameters and moments over 3 steps on four tensors in one launch."""
+    run = _emulated(ADAM32_KERNEL, (True,), blocksize, tmp_path)
+    rng = np.random.default_rng(7)
+    sizes = [10, blocksize, 1000, blocksize + 1]
+    starts = [rng.standard_normal(n).astype(np.float32) for n in sizes]
+    cpu, gpu = [x.copy() for x in starts], [x.copy() for x in starts]
+    cpu_states, gpu_states = [adam_init(x) for x in cpu], [adam_init(x) for x in gpu]
+    hyper = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1)
+    for t in range(1, 4):
+        grads = [rng.standard_normal(n).astype(np.float32) for n in sizes]
+        for param, grad, state in zip(cpu, grads, cpu_states):
+            adam_fused(param, grad, state, decoupled_weight_decay=True, **hyper)
+        plan = ADAM32_KERNEL.plan(blocksize, sizes, [[g, p, s["exp_avg"], s["exp_avg_sq"]]
+                                                      for g, p, s in zip(grads, gpu, gpu_states)])
+        scalars = adam_kernel_scalars(t, **hyper)
+        run(int(plan[len(sizes)]), len(sizes), plan.ctypes.data, *[float(scalars[s]) for s in ADAM32_KERNEL.scalars])
+        for a, b, state_a, state_b in zip(cpu, gpu, cpu_states, gpu_states):
+            assert np.array_equal(a, b)
+            assert np.array_equal(state_a["exp_avg"], state_b["exp_avg"])
+            assert np.array_equal(state_a["exp_avg_sq"], state_b["exp_avg_sq"])

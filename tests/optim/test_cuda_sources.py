@@ -1,7 +1,8 @@
-"""The CUDA sources compile: the block-wise 8-bit Adam kernel for every variant the optimizer can ask
-for (float and double storage, every flag combination, every block size in ``BLOCK_SIZES``), and
-every elementwise kernel body for every flag combination in float, double, half and bfloat16
-storage (a body that g++ accepts but nvcc does not, say one using ``long double``, fails here).
+"""The CUDA sources compile: the block-wise 8-bit Adam kernel and its 32-bit sibling for the small
+tensors, for every variant the optimizer can ask for (float and double storage, every flag
+combination, every block size in ``BLOCK_SIZES``), and every elementwise kernel body for every flag
+combination in float, double, half and bfloat16 storage (a body that g++ accepts but nvcc does not,
+say one using ``long double``, fails here).
 
 A compile check only: nothing here runs on a GPU (``test_kernels_gpu.py`` compares the results with
 the reference where one exists). It needs ``nvcc`` and skips cleanly without it, as on CI, which has
@@ -17,18 +18,18 @@ import numpy as np
 import pytest
 
 from optimlab.kernels.blockwise import CUDA_OPTIONS, MAX_GRID, cuda_threads
-from optimlab.optim.adam8bit import ADAM8BIT_KERNEL, BLOCK_SIZES
+from optimlab.optim.adam8bit import ADAM8BIT_KERNEL, ADAM32_KERNEL, BLOCK_SIZES
 
-VARIANTS = [(flags, blocksize, ctype)
-            for flags in itertools.product((False, True), repeat=len(ADAM8BIT_KERNEL.flags))
+VARIANTS = [(kernel, flags, blocksize, ctype) for kernel in (ADAM8BIT_KERNEL, ADAM32_KERNEL)
+            for flags in itertools.product((False, True), repeat=len(kernel.flags))
             for blocksize in BLOCK_SIZES for ctype in ("float", "double")]
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc (CUDA toolkit); a compile check only")
-@pytest.mark.parametrize("flags, blocksize, ctype", VARIANTS,
-                         ids=[f"{ADAM8BIT_KERNEL.kernel_name(*v[:2])}-{v[2]}" for v in VARIANTS])
-def test_the_cuda_source_compiles_with_nvcc(tmp_path, flags, blocksize, ctype):
-    source = ADAM8BIT_KERNEL.cuda_source(flags, blocksize, ctype)
+@pytest.mark.parametrize("kernel, flags, blocksize, ctype", VARIANTS,
+                         ids=[f"{v[0].kernel_name(*v[1:3])}-{v[3]}" for v in VARIANTS])
+def test_the_cuda_source_compiles_with_nvcc(tmp_path, kernel, flags, blocksize, ctype):
+    source = kernel.cuda_source(flags, blocksize, ctype)
     assert "#include" not in source
     (tmp_path / "kernel.cu").write_text(source)
     result = subprocess.run(["nvcc", "-arch=sm_90", *CUDA_OPTIONS, "--ptx", "kernel.cu", "-o", "kernel.ptx"],
@@ -36,7 +37,7 @@ def test_the_cuda_source_compiles_with_nvcc(tmp_path, flags, blocksize, ctype):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no warnings either
     # The entry point keeps its C name, which cupy.RawKernel looks up.
-    assert f".entry {ADAM8BIT_KERNEL.kernel_name(flags, blocksize)}(" in (tmp_path / "kernel.ptx").read_text()
+    assert f".entry {kernel.kernel_name(flags, blocksize)}(" in (tmp_path / "kernel.ptx").read_text()
 
 
 def test_threads_per_cuda_block_are_whole_warps_dividing_the_block():

@@ -137,6 +137,31 @@ def test_8bit_tensors_in_one_launch_on_the_gpu_give_the_reference_codes():
                 assert np.array_equal(cp.asnumpy(gpu_state[key]), ref_state[key]), key
 
 
+def test_adam8bit_on_the_gpu_takes_the_reference_steps():
+    """The class on GPU arrays (large parameters: 8-bit states, one launch; small ones: 32-bit states,
+    one launch of ``ADAM32_KERNEL``) against the class on NumPy arrays (the reference): identical
+    codes, maxima and large parameters; small parameters equal to 1e-6 relative, as on the CPU."""
+    from optimlab.optim import AdamW8bit
+
+    shapes = [(70, 80), (10,), (33, 130), (4099,), (3, 7)]
+    runs = {}
+    for xp in (np, cp):
+        params = [Parameter(xp.asarray(np.random.default_rng(2).standard_normal(s).astype(np.float32))) for s in shapes]
+        optimizer = AdamW8bit(params, lr=1e-2)
+        for step in range(10):
+            for p in params:
+                p.grad = xp.asarray(np.random.default_rng([3, step]).standard_normal(p.shape).astype(np.float32))
+            optimizer.step()
+        runs[xp.__name__] = (params, optimizer)
+    (ref_params, ref_opt), (gpu_params, gpu_opt) = runs["numpy"], runs["cupy"]
+    for index in (0, 2, 3):
+        assert np.array_equal(cp.asnumpy(gpu_params[index].data), ref_params[index].data)
+        for key in ("exp_avg_codes", "exp_avg_sq_codes", "exp_avg_absmax", "exp_avg_sq_absmax"):
+            assert np.array_equal(cp.asnumpy(gpu_opt.state[gpu_params[index]][key]), ref_opt.state[ref_params[index]][key])
+    for index in (1, 4):
+        assert np.allclose(cp.asnumpy(gpu_params[index].data), ref_params[index].data, rtol=1e-6, atol=0)
+
+
 def test_8bit_tables_reach_the_gpu_once():
     """The quantisation tables are copied to a GPU once, not on every step of every parameter."""
     from optimlab.optim.adam8bit import KERNEL_TABLES, kernel_tables
