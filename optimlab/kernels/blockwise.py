@@ -274,15 +274,20 @@ class BlockwiseKernel:
             self._run_cpu(flag_values, blocksize, arrays, plan, tables, scalars)
 
     def _check_tensor(self, tensor: dict, blocksize: int, where: str) -> None:
-        """Shapes and dtypes of one tensor's arrays: inputs and outputs alike, uint8 codes of that
-        shape, one float32 maximum per block; every array C-contiguous."""
+        """Backends, shapes and dtypes of one tensor's arrays: inputs and outputs alike, uint8 codes of
+        that shape, one float32 maximum per block, all on one backend; every array C-contiguous."""
         reference = tensor[self.inputs[0]]
+        on_gpu = is_cupy_array(reference)
         blocks = -(-reference.size // blocksize)
         expected = {n: (reference.dtype, reference.shape) for n in (*self.inputs, *self.outputs)}
         expected.update({n: (np.dtype(np.uint8), reference.shape) for n in self.codes})
         expected.update({n: (np.dtype(np.float32), (blocks,)) for n in self.block_arrays})
         for name, (dtype, shape) in expected.items():
             array = tensor[name]
+            if is_cupy_array(array) != on_gpu:  # a host address in a GPU launch (or the reverse) is no error message
+                raise TypeError(f"kernel optimlab_{self.name}: array {name!r}{where} is on the "
+                                f"{'GPU' if not on_gpu else 'CPU'}, array {self.inputs[0]!r} on the "
+                                f"{'GPU' if on_gpu else 'CPU'}: one backend per launch")
             if array.dtype != dtype or tuple(array.shape) != tuple(shape):
                 raise ValueError(f"kernel optimlab_{self.name}: array {name!r}{where} has {array.dtype}"
                                  f"{tuple(array.shape)}, expected {dtype}{tuple(shape)}")
@@ -294,7 +299,9 @@ class BlockwiseKernel:
         """The int64 plan a launch reads: each tensor's first global block (and the total after the
         last), each tensor's size, then the address of each tensor's array j at ``j · tensors + t``."""
         first_block = np.cumsum([0] + [-(-n // blocksize) for n in sizes])
-        addresses = [a.data.ptr if is_cupy_array(a) else a.ctypes.data for column in zip(*arrays) for a in column]
+        ordered = [a for column in zip(*arrays) for a in column]  # one backend (see _check_tensor)
+        on_gpu = bool(ordered) and is_cupy_array(ordered[0])
+        addresses = [a.data.ptr for a in ordered] if on_gpu else [a.ctypes.data for a in ordered]
         return np.array([*first_block, *sizes, *addresses], dtype=np.uint64).view(np.int64)
 
     @functools.lru_cache(maxsize=None)

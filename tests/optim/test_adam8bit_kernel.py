@@ -251,3 +251,14 @@ def test_a_kernel_without_block_arrays_has_no_store_pass():
         dataclasses.replace(ADAM32_KERNEL, store="p = 0;")
     for source in (ADAM32_KERNEL.cpu_source((True,), 256, "float"), ADAM32_KERNEL.cuda_source((True,), 256, "float")):
         assert "optimlab_store" not in source and "__syncthreads" not in source
+
+
+def test_arrays_on_two_backends_are_refused_naming_them():
+    """A GPU launch must not be handed a host address (nor the reverse): an array that reads as a
+    CuPy array (a stand-in: the check looks at the backend only) beside NumPy ones is refused."""
+    param = np.ones(300, dtype=np.float32)
+    state = adam8bit_init(param, blocksize=64, min_8bit_size=1)
+    state["exp_avg_absmax"] = type("ndarray", (), {"__module__": "cupy._core.core"})()
+    with pytest.raises(TypeError, match="'exp_avg_absmax' is on the GPU, array 'g' on the CPU: one backend"):
+        adam8bit_fused(param, np.ones(300, dtype=np.float32), state, lr=1e-3, blocksize=64)
+    assert state["step"] == 0
