@@ -41,7 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimlab.backend import cupy_module, is_cupy_array
-from optimlab.kernels.elementwise import PARALLEL_MIN, PREAMBLE, build_cpu_library, cpu_type, indent_body
+from optimlab.kernels.elementwise import (PARALLEL_MIN, PREAMBLE, backend_error, build_cpu_library, cpu_type,
+                                         indent_body)
 
 CUDA_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}  # storage the GPU form takes
 # No FMA contraction (as the CPU form's -ffp-contract=off); NVRTC's division and sqrt are IEEE by default.
@@ -284,10 +285,8 @@ class BlockwiseKernel:
         expected.update({n: (np.dtype(np.float32), (blocks,)) for n in self.block_arrays})
         for name, (dtype, shape) in expected.items():
             array = tensor[name]
-            if is_cupy_array(array) != on_gpu:  # a host address in a GPU launch (or the reverse) is no error message
-                raise TypeError(f"kernel optimlab_{self.name}: array {name!r}{where} is on the "
-                                f"{'GPU' if not on_gpu else 'CPU'}, array {self.inputs[0]!r} on the "
-                                f"{'GPU' if on_gpu else 'CPU'}: one backend per launch")
+            if is_cupy_array(array) != on_gpu:
+                raise backend_error(self.name, f"{name!r}{where}", array, repr(self.inputs[0]), reference)
             if array.dtype != dtype or tuple(array.shape) != tuple(shape):
                 raise ValueError(f"kernel optimlab_{self.name}: array {name!r}{where} has {array.dtype}"
                                  f"{tuple(array.shape)}, expected {dtype}{tuple(shape)}")

@@ -242,7 +242,10 @@ class _Kernel:
         if not outputs:
             with contextlib.suppress(ValueError):  # a non-broadcastable input is named below
                 shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        on_gpu = is_cupy_array(arrays[0])
         for index, (name, array) in enumerate(zip((*inputs, *outputs), arrays)):
+            if is_cupy_array(array) != on_gpu:
+                raise backend_error(self.name, repr(name), array, repr((*inputs, *outputs)[0]), arrays[0])
             fits = tuple(array.shape) == shape or (index < len(inputs) and _broadcasts(array.shape, shape))
             if array.dtype != reference.dtype or not fits:
                 expected = f"{reference.dtype}{shape}"
@@ -348,6 +351,15 @@ def cpu_type(name: str, arrays, writable) -> str:
         if index in writable and not array.flags.writeable:
             raise ValueError(f"the CPU form of optimlab_{name} cannot write a read-only array")
     return _CPU_TYPES[dtype]
+
+
+def backend_error(kernel: str, label: str, array, reference_label: str, reference) -> TypeError:
+    """The error for ``array`` living on another backend than ``reference`` (checked before a launch:
+    a host address in a GPU launch, or the reverse, would fault or fail deep inside, not explain)."""
+    def side(a):
+        return "GPU" if is_cupy_array(a) else "CPU"
+    return TypeError(f"kernel optimlab_{kernel}: array {label} is on the {side(array)}, array {reference_label} "
+                     f"on the {side(reference)}: one backend per launch")
 
 
 def indent_body(body: str, spaces: int) -> str:

@@ -70,6 +70,14 @@ def test_a_non_broadcastable_input_is_rejected_by_name():
         AXPY(a=np.zeros((2, 4, 5)), b=np.zeros(5), c=np.zeros(5), out=np.zeros((4, 5)), s=1.0)
 
 
+def test_arrays_on_two_backends_are_refused_by_name():
+    """An array that reads as a CuPy array (a stand-in: the check looks at the backend only) beside
+    NumPy ones: refused before any launch, naming it."""
+    on_gpu = type("ndarray", (), {"__module__": "cupy._core.core"})()
+    with pytest.raises(TypeError, match=r"array 'c' is on the GPU, array 'a' on the CPU: one backend per launch"):
+        AXPY(a=np.zeros((4, 5)), b=np.zeros(5), c=on_gpu, out=np.zeros((4, 5)), s=1.0)
+
+
 def test_outputs_do_not_broadcast():
     """Only inputs broadcast: every output has the loop's shape (the first output's)."""
     kernel = ElementwiseKernel(name="test_broadcast_two_outputs", inputs=("g",), outputs=("p", "m"), scalars=(),
