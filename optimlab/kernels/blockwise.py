@@ -180,12 +180,15 @@ class BlockwiseKernel:
                              "  // the last block may be short\n")
             loop = f"  #pragma omp simd\n  for (int k = 0; k < count; ++k) {{\n    const long long i = {index};\n"
             update = loop + f"    optimlab_update({update_call});\n  }}\n"
-            update += "  for (int k = 0; k < count; ++k) {\n" + maxima + "  }\n" if maxima else ""
+            if maxima:
+                update += "  for (int k = 0; k < count; ++k) {\n" + maxima + "  }\n"
         else:
             loop = f"  for (int k = 0; k < {per_thread}; ++k) {{\n    const long long i = {index};\n"
             loop += "    if (i >= n) break;  // the last block may be short\n"
             update = loop + f"    optimlab_update({update_call});\n" + maxima + "  }\n"
-        store = loop + f"    optimlab_store({store_call});\n  }}\n" if self.block_arrays else ""
+        store = ""
+        if self.block_arrays:
+            store = loop + f"    optimlab_store({store_call});\n  }}\n"
         return declarations, update, store
 
     def _write_scales(self, indent: str) -> str:

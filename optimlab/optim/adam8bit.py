@@ -371,8 +371,8 @@ class Adam8bit(Optimizer):
     def _update_all(self, pending, group):
         """When the kernels run (GPU arrays, or inside ``cpu_kernels()``), the group's tensors in one
         launch per kind of state (8-bit, or 32-bit below ``min_8bit_size``), backend, dtype and step
-        count: GPT-2's 148 tensors, 98 of them small, take two launches. 32-bit states of 16-bit
-        parameters (which the block kernel's GPU form does not take) step one by one, as on NumPy."""
+        count: GPT-2's 148 tensors, 98 of them small, take two launches. 16-bit parameters with 32-bit
+        states (which the block kernel's GPU form does not take) step one by one (``adam_fused``)."""
         batches: dict = {}
         rest = []
         for param, state in pending:
