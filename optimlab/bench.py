@@ -1,7 +1,8 @@
 """Optimizer step benchmarks, measured as ratios within one run.
 
 For each implementation: milliseconds per step (median of timed repeats after warm-up, the
-implementations interleaved round by round so that load changes hit all alike), effective
+implementations interleaved round by round so that load changes hit all alike; on a GPU also the
+host's share, the time until the call returned, since the launches are asynchronous), effective
 bandwidth from the step's byte count (an elementwise update reads each input and in/out array once and
 writes each in/out array once: AdamW in fp32 moves (1 + 2·3)·4 = 28 bytes per parameter), the fraction
 of the copy bandwidth measured in the same run, and the ratio to torch's fastest implementation of the
@@ -58,21 +59,26 @@ class Measurement:
         return self.bytes_moved / (self.ms * 1e-3) / 1e9
 
 
-def _timed(steps: dict, synchronize, repeats: int, warmup: int = 3) -> dict:
-    """Median ms per call of each ``steps[name]()``, the implementations *interleaved* (one call of
-    each per round), so that a change in the machine's load during the run hits all of them alike."""
+def _timed(steps: dict, synchronize, repeats: int, warmup: int = 3) -> tuple[dict, dict]:
+    """Median ms per call of each ``steps[name]()`` up to ``synchronize()``, and median ms until the
+    call returned: the host's share (a GPU runs the launches asynchronously, so a step whose host time
+    nears its total is bound by the host, not the GPU). The implementations are *interleaved* (one
+    call of each per round), so that a change in the machine's load during the run hits all alike."""
     for step in steps.values():
         for _ in range(warmup):
             step()
     synchronize()
     samples: dict = {name: [] for name in steps}
+    host: dict = {name: [] for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
             start = time.perf_counter()
             step()
+            host[name].append((time.perf_counter() - start) * 1e3)
             synchronize()
             samples[name].append((time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return ({name: statistics.median(values) for name, values in samples.items()},
+            {name: statistics.median(values) for name, values in host.items()})
 
 
 class _Device:
@@ -203,7 +209,7 @@ def run(device_name: str = "cpu", layout: str = "one", n: int = 1 << 24, repeats
     if device_name == "cpu":
         candidates["optimlab AdamW8bit, NumPy reference"] = (lambda: _adamw8bit_ours(device, shapes, fused=False),
                                                             eight_bit_bytes)
-    ms = _timed({name: build() for name, (build, _) in candidates.items()}, device.synchronize, repeats)
+    ms, host_ms = _timed({name: build() for name, (build, _) in candidates.items()}, device.synchronize, repeats)
     copy, *rows = [Measurement(name, ms[name], bytes_moved) for name, (_, bytes_moved) in candidates.items()]
     torch_best = min(r.ms for r in rows if r.implementation.startswith("torch") and "bfloat16" not in r.implementation)
     ratios = {"optimlab flat, fused kernel / torch fused": ms["optimlab flat, fused kernel"] / ms["torch fused"],
@@ -220,9 +226,10 @@ def run(device_name: str = "cpu", layout: str = "one", n: int = 1 << 24, repeats
                      "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")},
         "layout": f"{len(shapes)} tensor(s), {elements:,} float32 parameters",
         "copy_gb_per_s": copy.gb_per_s,
+        "asynchronous": device_name == "cuda",  # on the CPU the host's time is the step's
         "rows": [
-            {"implementation": r.implementation, "ms": r.ms, "bytes_per_param": r.bytes_moved / elements,
-             "gb_per_s": r.gb_per_s,
+            {"implementation": r.implementation, "ms": r.ms, "host_ms": host_ms[r.implementation],
+             "bytes_per_param": r.bytes_moved / elements, "gb_per_s": r.gb_per_s,
              "of_copy": r.gb_per_s / copy.gb_per_s, "vs_fastest_torch": r.ms / torch_best}
             for r in rows
         ],
@@ -263,7 +270,7 @@ def kernel_roofline(device_name: str = "cuda", n: int = 1 << 28, repeats: int = 
         if not (isinstance(cls, type) and getattr(cls, "elementwise", False)):
             continue
         step, bytes_moved = _flat_step(device, cls, n)
-        ms = _timed({"copy": copy, name: step}, device.synchronize, repeats)
+        ms, _ = _timed({"copy": copy, name: step}, device.synchronize, repeats)
         gb_per_s = bytes_moved / (ms[name] * 1e-3) / 1e9
         rows.append({"optimizer": name, "ms": ms[name], "bytes_per_param": bytes_moved / n, "gb_per_s": gb_per_s,
                      "of_copy": gb_per_s / (8 * n / (ms["copy"] * 1e-3) / 1e9)})
@@ -290,11 +297,14 @@ def to_markdown(result: dict, command: str) -> str:
         f"- command: `{command}`",
         f"- copy bandwidth measured in the same run: {result['copy_gb_per_s']:.1f} GB/s",
         "",
-        "| implementation | ms/step | bytes/param | GB/s | of copy bandwidth | time vs fastest torch float32 |",
-        "|---|---|---|---|---|---|",
     ]
+    host = result["asynchronous"]  # a column of its own only where it differs from ms/step
+    lines += ["| implementation | ms/step | " + ("host ms/step | " if host else "")
+              + "bytes/param | GB/s | of copy bandwidth | time vs fastest torch float32 |",
+              "|---|---|" + ("---|" if host else "") + "---|---|---|---|"]
     lines += [
-        f"| {r['implementation']} | {r['ms']:.2f} | {r['bytes_per_param']:.2f} | {r['gb_per_s']:.1f} | {r['of_copy']:.0%} | {r['vs_fastest_torch']:.2f}× |"
+        f"| {r['implementation']} | {r['ms']:.2f} | " + (f"{r['host_ms']:.2f} | " if host else "")
+        + f"{r['bytes_per_param']:.2f} | {r['gb_per_s']:.1f} | {r['of_copy']:.0%} | {r['vs_fastest_torch']:.2f}× |"
         for r in result["rows"]
     ]
     lines += ["", "Step-time ratios in this run (below 1: optimlab is faster):", ""]

@@ -1,5 +1,7 @@
 """The benchmark code runs end to end on a tiny size (timings are not asserted: they belong to bench/)."""
 
+import time
+
 from optimlab import bench
 from optimlab.cli import main
 
@@ -23,6 +25,22 @@ def test_cpu_benchmark_runs_and_reports_every_implementation(tmp_path):
     assert "| optimlab flat, fused kernel, bfloat16 | " in text and "| 14.00 |" in text
     assert "- bfloat16: optimlab flat, fused kernel / torch fused: " in text
     assert "logical cores" in text and "load average" in text
+
+
+def test_timing_separates_the_hosts_share_from_the_wait():
+    """A synchronize that waits 5 ms stands in for a GPU finishing the launched work: a step that
+    returns at once has a host time near 0 and a step time of at least 5 ms."""
+    ms, host_ms = bench._timed({"step": lambda: None}, lambda: time.sleep(0.005), repeats=3, warmup=1)
+    assert ms["step"] >= 5 and host_ms["step"] < 1
+
+
+def test_host_time_is_a_column_only_where_launches_are_asynchronous():
+    result = bench.run("cpu", n=4096, repeats=1)
+    assert "host ms/step" not in bench.to_markdown(result, "test")  # on the CPU it is the step time
+    table = bench.to_markdown({**result, "asynchronous": True}, "test")
+    header, rule, first = [line for line in table.splitlines() if line.startswith("|")][:3]
+    assert "| ms/step | host ms/step |" in header
+    assert header.count("|") == rule.count("|") == first.count("|") == 8
 
 
 def test_byte_counts_follow_the_kernels_arrays():
