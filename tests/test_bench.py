@@ -67,3 +67,22 @@ def test_kernel_roofline_runs_for_every_elementwise_optimizer():
     adamw = next(r for r in result["rows"] if r["optimizer"] == "AdamW")
     assert adamw["bytes_per_param"] == 28  # θ r/w, g r, m and v r/w: agrees with the kernel's own count
     assert "| AdamW |" in bench.kernel_roofline_markdown(result, "test")
+
+
+def test_the_host_overhead_script_runs_and_puts_the_kernels_back(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    from optimlab.kernels import blockwise, elementwise
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "host_overhead.py"
+    spec = importlib.util.spec_from_file_location("host_overhead", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    kernels = elementwise._Kernel._cpu_function, blockwise.BlockwiseKernel._cpu_function
+    script.main(["--repeats", "2"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| AdamW")]
+    assert [row.split(" | ")[0] for row in rows] == ["| AdamW, flat buffers (one launch)",
+                                                     "| AdamW8bit, gradients written in place",
+                                                     "| AdamW8bit, a new gradient array per step"]
+    assert (elementwise._Kernel._cpu_function, blockwise.BlockwiseKernel._cpu_function) == kernels

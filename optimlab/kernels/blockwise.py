@@ -29,13 +29,18 @@ A launch updates any number of tensors of one dtype (``many``; a call is a launc
 addresses, and each block finds its tensor by a binary search over the first blocks. So a model's
 148 tensors take one launch instead of 148, with the same per-block code and results. A kernel
 without block arrays (no codes, no carried values, no ``store``) is the update pass alone: an
-elementwise body over many tensors in one launch.
+elementwise body over many tensors in one launch. A caller that launches over the same arrays every
+step (an optimizer) keeps a ``PlanCache``: the tensors it has seen are not checked again, and an
+unchanged plan is not rebuilt nor copied to the GPU again.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import itertools
+import operator
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +101,8 @@ class BlockwiseKernel:
             raise ValueError(f"kernel optimlab_{self.name}: one carried value per block array is needed")
         if not self.block_arrays and self.store.strip():
             raise ValueError(f"kernel optimlab_{self.name}: without block arrays there is no second pass to store in")
+        if not self.outputs:
+            raise ValueError(f"kernel optimlab_{self.name}: an update needs an output (its first is the reference)")
 
     def kernel_name(self, flag_values: tuple[bool, ...], blocksize: int) -> str:
         on = [f.lower() for f, v in zip(self.flags, flag_values) if v]
@@ -112,13 +119,14 @@ class BlockwiseKernel:
     def _signature(self, ctype: str) -> str:
         return ", ".join(["long long n", *(declaration for declaration, _ in self._arguments(ctype))])
 
-    def _per_tensor(self) -> tuple[str, ...]:
-        """The names of the arrays each tensor brings (the tables and scalars are shared)."""
+    def per_tensor(self) -> tuple[str, ...]:
+        """The names of the arrays each tensor brings, in the order ``many`` takes them (the tables
+        and scalars are shared)."""
         return (*self.inputs, *self.outputs, *self.codes, *self.block_arrays)
 
     def _launch_signature(self, ctype: str) -> str:
         """The launch's arguments: the number of tensors, the plan (see ``plan``), the shared ones."""
-        shared = self._arguments(ctype)[len(self._per_tensor()):]
+        shared = self._arguments(ctype)[len(self.per_tensor()):]
         return ", ".join(["long long tensors", "const long long* plan", *(declaration for declaration, _ in shared)])
 
     def _tensor_of_block(self, ctype: str, block: str, indent: str) -> str:
@@ -127,7 +135,7 @@ class BlockwiseKernel:
         lines = ["const long long* first_block = plan;",
                  "const long long t = optimlab_tensor_of(" + block + ", first_block, tensors);",
                  f"const long long b = {block} - first_block[t], n = plan[tensors + 1 + t];"]
-        for j, (declaration, _) in enumerate(self._arguments(ctype)[: len(self._per_tensor())]):
+        for j, (declaration, _) in enumerate(self._arguments(ctype)[: len(self.per_tensor())]):
             pointer_type = declaration.rsplit(" ", 1)[0]
             lines.append(f"{declaration} = ({pointer_type})plan[2 * tensors + 1 + {j} * tensors + t];")
         return "".join(f"{indent}{line}\n" for line in lines)
@@ -238,58 +246,83 @@ class BlockwiseKernel:
 
     def __call__(self, *, blocksize: int, flags: dict | None = None, **values) -> None:
         """Run the update of one tensor in place: ``kernel(blocksize=256, flags={...}, g=..., p=..., lr=...)``."""
-        missing = [n for n in self._per_tensor() if n not in values]
+        missing = [n for n in self.per_tensor() if n not in values]
         if missing:
             raise TypeError(f"kernel optimlab_{self.name} is missing arguments {missing}")
-        tensor = {n: values.pop(n) for n in self._per_tensor()}
+        tensor = [values.pop(n) for n in self.per_tensor()]
         self.many(blocksize=blocksize, flags=flags, tensors=[tensor], **values)
 
-    def many(self, *, blocksize: int, flags: dict | None = None, tensors: list[dict], **shared) -> None:
-        """Update several tensors in one launch: ``tensors`` holds each one's arrays by name (same
-        dtype and backend), ``shared`` the tables and scalars. The same per-block code runs as for
-        each tensor alone, so the results are those of one call per tensor."""
+    def many(self, *, blocksize: int, flags: dict | None = None, tensors: list, plans: PlanCache | None = None,
+             **shared) -> None:
+        """Update several tensors in one launch: ``tensors`` holds each one's arrays in the order of
+        ``per_tensor()`` (same dtype and backend), ``shared`` the tables and scalars by name. The same
+        per-block code runs as for each tensor alone, so the results are those of one call per
+        tensor. ``plans``: the caller's ``PlanCache`` for launches over the same arrays (see there):
+        then only the arrays that are new since its last launch are checked."""
         flags = dict(flags or {})
         unknown = set(flags) - set(self.flags)
         if unknown:
             raise ValueError(f"kernel optimlab_{self.name} has no flags {sorted(unknown)}")
         flag_values = tuple(bool(flags.get(f, False)) for f in self.flags)
         missing = [n for n in (*self.tables, *self.scalars) if n not in shared]
-        missing += sorted({n for tensor in tensors for n in self._per_tensor() if n not in tensor})
         if missing:
             raise TypeError(f"kernel optimlab_{self.name} is missing arguments {missing}")
-        for index, tensor in enumerate(tensors):
-            self._check_tensor(tensor, blocksize, "" if len(tensors) == 1 else f" of tensor {index}")
+        width, reference = len(self.per_tensor()), len(self.inputs)
+        for index, arrays in enumerate(tensors):
+            if len(arrays) != width:
+                raise TypeError(f"kernel optimlab_{self.name}: tensor {index} has {len(arrays)} arrays, "
+                                f"expected {width}: {', '.join(self.per_tensor())}")
+        plans = PlanCache() if plans is None else plans
+        changed = plans.changed(blocksize, tensors)
+        for index, positions in self._to_check(len(tensors), changed):
+            self._check_tensor(tensors[index], blocksize, "" if len(tensors) == 1 else f" of tensor {index}", positions)
         for name in self.tables:
             if shared[name].dtype != np.float32 or shared[name].ndim != 1:
                 raise ValueError(f"kernel optimlab_{self.name}: table {name!r} must be 1-D float32")
-        first = tensors[0][self.inputs[0]] if tensors else None
-        if any(type(t[self.inputs[0]]) is not type(first) or t[self.inputs[0]].dtype != first.dtype for t in tensors):
-            raise TypeError(f"kernel optimlab_{self.name}: all tensors of one launch need the same backend and dtype")
-        tensors = [t for t in tensors if t[self.inputs[0]].size]
-        if not tensors:
+        first = tensors[0][reference] if tensors else None
+        if changed is None or any(i % width == reference for i in changed):  # else as in the last launch
+            if any(type(a[reference]) is not type(first) or a[reference].dtype != first.dtype for a in tensors):
+                raise TypeError(f"kernel optimlab_{self.name}: all tensors of one launch need the same backend and dtype")
+        plans.record(blocksize, tensors, reference, changed)
+        if plans.plan is None:  # no tensor has elements
             return
-        arrays = [[t[n] for n in self._per_tensor()] for t in tensors]
-        plan = self.plan(blocksize, [a[0].size for a in arrays], arrays)
         tables = [shared[n] for n in self.tables]
         scalars = [float(shared[s]) for s in self.scalars]
+        arrays = [a for a in tensors if a[reference].size]
         if is_cupy_array(first):
-            self._run_cuda(flag_values, blocksize, arrays, plan, tables, scalars)
+            self._run_cuda(flag_values, blocksize, arrays, plans, tables, scalars)
         else:
-            self._run_cpu(flag_values, blocksize, arrays, plan, tables, scalars)
+            self._run_cpu(flag_values, blocksize, arrays, plans.plan, tables, scalars)
 
-    def _check_tensor(self, tensor: dict, blocksize: int, where: str) -> None:
-        """Backends, shapes and dtypes of one tensor's arrays: inputs and outputs alike, uint8 codes of
-        that shape, one float32 maximum per block, all on one backend; every array C-contiguous."""
-        reference = tensor[self.inputs[0]]
-        on_gpu = is_cupy_array(reference)
-        blocks = -(-reference.size // blocksize)
-        expected = {n: (reference.dtype, reference.shape) for n in (*self.inputs, *self.outputs)}
-        expected.update({n: (np.dtype(np.uint8), reference.shape) for n in self.codes})
-        expected.update({n: (np.dtype(np.float32), (blocks,)) for n in self.block_arrays})
-        for name, (dtype, shape) in expected.items():
-            array = tensor[name]
-            if is_cupy_array(array) != on_gpu:
-                raise backend_error(self.name, f"{name!r}{where}", array, repr(self.inputs[0]), reference)
+    def _to_check(self, count: int, changed: list[int] | None):
+        """(tensor, positions of its arrays to check, None for all) of each tensor a launch must
+        check: all when the plan cache has nothing to go by, else those with new arrays; a tensor
+        whose reference array (the first output) is new is checked whole."""
+        if changed is None:
+            return [(index, None) for index in range(count)]
+        width, reference = len(self.per_tensor()), len(self.inputs)
+        grouped = itertools.groupby(changed, key=lambda position: position // width)
+        checks = [(index, [p % width for p in positions]) for index, positions in grouped]
+        return [(index, None if reference in positions else positions) for index, positions in checks]
+
+    def _check_tensor(self, arrays, blocksize: int, where: str, positions: list[int] | None = None) -> None:
+        """Backends, shapes and dtypes of one tensor's arrays (in ``per_tensor()`` order, those at
+        ``positions`` or all), against its reference, the first output: inputs and outputs of its
+        dtype and shape, uint8 codes of its shape, one float32 maximum per block, all on one backend;
+        every array C-contiguous."""
+        names, index = self.per_tensor(), len(self.inputs)
+        reference = arrays[index]
+        like, codes = len(self.inputs) + len(self.outputs), len(self.inputs) + len(self.outputs) + len(self.codes)
+        for position in range(len(names)) if positions is None else positions:
+            name, array = names[position], arrays[position]
+            if type(array) is not type(reference) and is_cupy_array(array) != is_cupy_array(reference):
+                raise backend_error(self.name, f"{name!r}{where}", array, repr(names[index]), reference)
+            if position < like:
+                dtype, shape = reference.dtype, reference.shape
+            elif position < codes:
+                dtype, shape = _UINT8, reference.shape
+            else:
+                dtype, shape = _FLOAT32, (-(-reference.size // blocksize),)
             if array.dtype != dtype or tuple(array.shape) != tuple(shape):
                 raise ValueError(f"kernel optimlab_{self.name}: array {name!r}{where} has {array.dtype}"
                                  f"{tuple(array.shape)}, expected {dtype}{tuple(shape)}")
@@ -300,11 +333,7 @@ class BlockwiseKernel:
     def plan(blocksize: int, sizes: list[int], arrays: list[list]) -> np.ndarray:
         """The int64 plan a launch reads: each tensor's first global block (and the total after the
         last), each tensor's size, then the address of each tensor's array j at ``j · tensors + t``."""
-        first_block = np.cumsum([0] + [-(-n // blocksize) for n in sizes])
-        ordered = [a for column in zip(*arrays) for a in column]  # one backend (see _check_tensor)
-        on_gpu = bool(ordered) and is_cupy_array(ordered[0])
-        addresses = [a.data.ptr for a in ordered] if on_gpu else [a.ctypes.data for a in ordered]
-        return np.array([*first_block, *sizes, *addresses], dtype=np.uint64).view(np.int64)
+        return _plan(blocksize, sizes, [address for column in zip(*map(addresses, arrays)) for address in column])
 
     @functools.lru_cache(maxsize=None)
     def _cpu_function(self, flag_values: tuple[bool, ...], blocksize: int, ctype: str):
@@ -318,7 +347,7 @@ class BlockwiseKernel:
         return function
 
     def _run_cpu(self, flag_values, blocksize, arrays, plan, tables, scalars) -> None:
-        writable = range(len(self.inputs), len(self._per_tensor()))
+        writable = range(len(self.inputs), len(self.per_tensor()))
         ctype = {cpu_type(self.name, tensor_arrays, writable) for tensor_arrays in arrays}.pop()
         function = self._cpu_function(flag_values, blocksize, ctype)
         function(len(arrays), plan.ctypes.data, *[a.ctypes.data for a in tables], *scalars)
@@ -329,15 +358,102 @@ class BlockwiseKernel:
         name = self.kernel_name(flag_values, blocksize)
         return cupy.RawKernel(self.cuda_source(flag_values, blocksize, ctype), name, options=CUDA_OPTIONS)
 
-    def _run_cuda(self, flag_values, blocksize, arrays, plan, tables, scalars) -> None:
+    def _run_cuda(self, flag_values, blocksize, arrays, plans: PlanCache, tables, scalars) -> None:
         dtype = arrays[0][0].dtype
         if dtype not in CUDA_TYPES:
             raise TypeError(f"the GPU form of optimlab_{self.name} supports float32 and float64, got {dtype}")
-        blocks = int(plan[len(arrays)])
+        blocks = int(plans.plan[len(arrays)])
         if blocks > MAX_GRID:
             raise ValueError(f"the GPU form of optimlab_{self.name} handles at most {MAX_GRID} blocks, "
                              f"got {blocks} blocks of {blocksize}")
         kernel = self._cuda_kernel(flag_values, blocksize, CUDA_TYPES[dtype])
-        device_plan = cupy_module().asarray(plan)  # one host-to-device copy per launch
+        if plans.device_plan is None:  # one host-to-device copy per plan, not per launch
+            plans.device_plan = cupy_module().asarray(plans.plan)
         kernel((blocks,), (cuda_threads(blocksize),),
-               (np.int64(len(arrays)), device_plan, *tables, *[np.float64(s) for s in scalars]))
+               (np.int64(len(arrays)), plans.device_plan, *tables, *[np.float64(s) for s in scalars]))
+
+
+def addresses(arrays) -> list[int]:
+    """The data addresses of arrays on one backend (GPU or host)."""
+    if arrays and is_cupy_array(arrays[0]):
+        return [a.data.ptr for a in arrays]
+    return [a.ctypes.data for a in arrays]
+
+
+def _plan(blocksize: int, sizes: list[int], ordered: list[int]) -> np.ndarray:
+    """``BlockwiseKernel.plan`` from the sizes and the addresses in the plan's order."""
+    first_block = itertools.accumulate((-(-n // blocksize) for n in sizes), initial=0)
+    return np.array([*first_block, *sizes, *ordered], dtype=np.uint64).view(np.int64)
+
+
+class PlanCache:
+    """What a launch checked and read, kept by a caller that launches over the same arrays again
+    (``BlockwiseKernel.many(plans=...)``): an optimizer's parameters and states are the same arrays
+    every step, and its gradients too when they are written in place.
+
+    For every array of the last launch it keeps a weak reference (it keeps no array alive), its
+    dtype and its address. An array that is the very object of last time, with the same dtype, is
+    not checked again: an array object's memory and size are fixed for its life (NumPy refuses to
+    ``resize`` an array that has a weak reference, and CuPy has no in-place resize), but NumPy lets a
+    dtype be reassigned, so dtypes are compared; the CPU form still checks contiguity and
+    writability at each launch (``cpu_type``). A new array is checked against its tensor's
+    reference and only its address is read; when no array is new, the plan and its GPU copy are
+    reused as they are. Without it, GPT-2's 148 tensors cost about a millisecond of Python per
+    launch, more than an 8-bit step's GPU time. A copy or a pickle of the cache starts empty."""
+
+    def __init__(self):
+        self.blocksize: int | None = None
+        self.width = 0  # arrays per tensor
+        self.references: list = []  # every array of the launch, tensor by tensor: a weak reference,
+        self.dtypes: list = []  # its dtype
+        self.addresses: list[int] = []  # and its address
+        self.sizes: list[int] = []  # per tensor, its number of elements
+        self.plan: np.ndarray | None = None  # over the tensors with elements; None when there are none
+        self.device_plan = None  # the plan's GPU copy, made by the first GPU launch that reads it
+
+    def __reduce__(self):
+        return PlanCache, ()
+
+    def changed(self, blocksize: int, tensors: list) -> list[int] | None:
+        """The positions (tensor · width + array) of the arrays that are not the objects, with the
+        dtypes, of the last launch, in order (compared in C loops); None when the launch has another
+        layout (block size, number of tensors or arrays per tensor)."""
+        if (blocksize != self.blocksize or len(tensors) * self.width != len(self.references)
+                or any(len(arrays) != self.width for arrays in tensors[:1])):
+            return None
+        arrays = list(itertools.chain.from_iterable(tensors))
+        same = map(operator.and_, map(operator.is_, map(weakref.ref.__call__, self.references), arrays),
+                   map(operator.is_, map(_DTYPE, arrays), self.dtypes))
+        return list(itertools.compress(itertools.count(), map(operator.not_, same)))
+
+    def record(self, blocksize: int, tensors: list, reference: int, changed: list[int] | None) -> None:
+        """Keep a checked launch's arrays (all of them, or the ``changed`` ones) and rebuild the plan
+        unless no array changed. ``reference``: the position of the array whose size is the tensor's."""
+        if changed == [] and self.plan is not None:
+            return
+        arrays = list(itertools.chain.from_iterable(tensors))
+        on_gpu = bool(arrays) and is_cupy_array(arrays[0])
+        if changed is None:
+            self.blocksize, self.width = blocksize, len(tensors[0]) if tensors else 0
+            self.references, self.dtypes = list(map(weakref.ref, arrays)), list(map(_DTYPE, arrays))
+            self.addresses = addresses(arrays)
+        else:
+            for position in changed:
+                array = arrays[position]
+                self.references[position], self.dtypes[position] = weakref.ref(array), array.dtype
+                self.addresses[position] = array.data.ptr if on_gpu else array.ctypes.data
+        self.sizes = [arrays[reference].size for arrays in tensors]
+        filled = [index for index, size in enumerate(self.sizes) if size]
+        if not filled:
+            self.plan = None
+        elif len(filled) == len(tensors):
+            ordered = itertools.chain.from_iterable(self.addresses[j :: self.width] for j in range(self.width))
+            self.plan = _plan(blocksize, self.sizes, list(ordered))
+        else:
+            ordered = [self.addresses[t * self.width + j] for j in range(self.width) for t in filled]
+            self.plan = _plan(blocksize, [self.sizes[t] for t in filled], ordered)
+        self.device_plan = None
+
+
+_DTYPE = operator.attrgetter("dtype")
+_UINT8, _FLOAT32 = np.dtype(np.uint8), np.dtype(np.float32)

@@ -46,7 +46,7 @@ import numpy as np
 
 from optimlab.backend import cupy_module, get_array_module, is_cupy_array
 from optimlab.kernels import use_fused
-from optimlab.kernels.blockwise import CUDA_TYPES, BlockwiseKernel
+from optimlab.kernels.blockwise import CUDA_TYPES, BlockwiseKernel, PlanCache
 from optimlab.optim.adam import ADAM_KERNEL, adam_fused, adam_init, adam_kernel_scalars, adam_update
 from optimlab.optim.base import Optimizer
 from optimlab.optim.hyperparams import betas, boolean, choice, integer, learning_rate, nonnegative
@@ -280,13 +280,14 @@ def adam8bit_fused(param, grad, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, 
 
 
 def adam8bit_fused_many(params, grads, states, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-                        decoupled_weight_decay=False, blocksize=256) -> None:
+                        decoupled_weight_decay=False, blocksize=256, plans: PlanCache | None = None) -> None:
     """``adam8bit_fused`` on several tensors with 8-bit states (same dtype, backend and step count)
-    in one launch of ``ADAM8BIT_KERNEL``: the results of one call per tensor."""
+    in one launch of ``ADAM8BIT_KERNEL``: the results of one call per tensor. ``plans``: a
+    ``PlanCache`` kept for the next launch over the same arrays."""
     if params:
         _launch_many(ADAM8BIT_KERNEL, params, grads, states, kernel_tables(params[0]), lr=lr, beta1=beta1,
                      beta2=beta2, eps=eps, weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
-                     blocksize=blocksize)
+                     blocksize=blocksize, plans=plans)
 
 
 # Adam with 32-bit states (the parameters below ``min_8bit_size``) on many tensors in one launch: the
@@ -309,26 +310,27 @@ ADAM32_KERNEL = BlockwiseKernel(
 
 
 def adam32_fused_many(params, grads, states, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-                      decoupled_weight_decay=False, blocksize=256) -> None:
+                      decoupled_weight_decay=False, blocksize=256, plans: PlanCache | None = None) -> None:
     """``adam_fused`` on several tensors with 32-bit states (same dtype, backend and step count) in
-    one launch of ``ADAM32_KERNEL``: the results of one call per tensor."""
+    one launch of ``ADAM32_KERNEL``: the results of one call per tensor (``plans`` as above)."""
     if params:
         _launch_many(ADAM32_KERNEL, params, grads, states, {}, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                     weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay, blocksize=blocksize)
+                     weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay, blocksize=blocksize,
+                     plans=plans)
 
 
 def _launch_many(kernel, params, grads, states, tables, *, lr, beta1, beta2, eps, weight_decay,
-                 decoupled_weight_decay, blocksize) -> None:
+                 decoupled_weight_decay, blocksize, plans) -> None:
     """One launch of ``kernel`` on ``params``, each tensor's state arrays passed by their names in the
     kernel, Adam's scalars folded for the next step (one step count for all)."""
     steps = {state["step"] for state in states}
     if len(steps) != 1:
         raise ValueError(f"one launch needs one step count, got {sorted(steps)}")
     t = steps.pop() + 1
-    names = (*kernel.outputs[1:], *kernel.codes, *kernel.block_arrays)  # besides g and p
+    names = kernel.per_tensor()[2:]  # the state arrays after g and p
     kernel.many(
-        blocksize=blocksize, flags=dict(DECOUPLED=decoupled_weight_decay),
-        tensors=[dict(g=grad, p=param, **{n: state[n] for n in names}) for param, grad, state in zip(params, grads, states)],
+        blocksize=blocksize, flags=dict(DECOUPLED=decoupled_weight_decay), plans=plans,
+        tensors=[[grad, param, *map(state.__getitem__, names)] for param, grad, state in zip(params, grads, states)],
         **tables,
         **adam_kernel_scalars(t, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay),
     )
@@ -361,6 +363,7 @@ class Adam8bit(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay, min_8bit_size=min_8bit_size,
                                       blocksize=blocksize))
+        self._plans: dict = {}  # a PlanCache per launch kind, backend, dtype, device and group
 
     def _init_state(self, param, group):
         return adam8bit_init(param.data, blocksize=group["blocksize"], min_8bit_size=group["min_8bit_size"])
@@ -371,21 +374,23 @@ class Adam8bit(Optimizer):
     def _update_all(self, pending, group):
         """When the kernels run (GPU arrays, or inside ``cpu_kernels()``), the group's tensors in one
         launch per kind of state (8-bit, or 32-bit below ``min_8bit_size``), backend, dtype and step
-        count: GPT-2's 148 tensors, 98 of them small, take two launches. 16-bit parameters with 32-bit
-        states (which the block kernel's GPU form does not take) step one by one (``adam_fused``)."""
+        count: GPT-2's 148 tensors, 98 of them small, take two launches, each keeping its plan for the
+        next step (``PlanCache``). 16-bit parameters with 32-bit states (which the block kernel's GPU
+        form does not take) step one by one (``adam_fused``)."""
         batches: dict = {}
         rest = []
         for param, state in pending:
-            eight_bit = "exp_avg_codes" in state
-            if use_fused(param.data) and (eight_bit or param.data.dtype in CUDA_TYPES):
-                device = getattr(getattr(param.data, "device", None), "id", None)  # a CuPy array's GPU
+            data, eight_bit = param.data, "exp_avg_codes" in state
+            if use_fused(data) and (eight_bit or data.dtype in CUDA_TYPES):
+                device = data.device.id if is_cupy_array(data) else None
                 launch = adam8bit_fused_many if eight_bit else adam32_fused_many
-                batches.setdefault((launch, type(param.data), param.data.dtype, device, state["step"]), []).append(
-                    (param, state))
+                batches.setdefault((launch, type(data), data.dtype, device, state["step"]), []).append((param, state))
             else:
                 rest.append((param, state))
-        for (launch, *_), batch in batches.items():
-            launch([p.data for p, _ in batch], [p.grad for p, _ in batch], [s for _, s in batch], **self._hyper(group))
+        hyper = self._hyper(group)
+        for (launch, *kind, _), batch in batches.items():
+            plans = self._plans.setdefault((launch, *kind, id(group["params"])), PlanCache())
+            launch([p.data for p, _ in batch], [p.grad for p, _ in batch], [s for _, s in batch], **hyper, plans=plans)
         super()._update_all(rest, group)
 
     @staticmethod

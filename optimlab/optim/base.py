@@ -231,7 +231,7 @@ class Optimizer:
                     done.update(map(id, flat.params))
             pending = []
             for param in group["params"]:
-                if param.grad is None or param.size == 0 or id(param) in done:  # nothing to update
+                if id(param) in done or param.grad is None or param.size == 0:  # nothing (more) to update
                     continue
                 state = self.state.get(param)
                 if state is None:
@@ -252,7 +252,7 @@ class Optimizer:
         per-parameter path: a gradient is missing or the states cannot be joined."""
         if not flat.gather_grads():
             return False
-        if not self._flat_state_current(flat):
+        if not flat.published(self.state):  # the per-parameter states changed (load_state_dict...)
             states = [self.state.get(p) for p in flat.params]
             state = build_flat_state(flat, states, lambda: self._init_state(flat.param, hyper))
             if state is None:
@@ -262,13 +262,7 @@ class Optimizer:
             self._update(flat.param, flat.grad, flat.state, hyper)
         else:
             flat.update_in_pieces(lambda param, grad, state: self._update(param, grad, state, hyper))
-        for key, value in flat.state.items():
-            if is_array(value) and flat.state_views.get(key, (None,))[0] is not value:
-                flat.state_views[key] = (value, flat.views(value))
-        for index, param in enumerate(flat.params):
-            per_param = self.state.setdefault(param, {})
-            for key, value in flat.state.items():
-                per_param[key] = flat.state_views[key][1][index] if is_array(value) else value
+        flat.publish(self.state)
         return True
 
     def gradient_arrays(self) -> list:
@@ -283,22 +277,6 @@ class Optimizer:
         for group in self.param_groups:
             arrays += [p.grad for p in group["params"] if id(p) not in covered and p.grad is not None]
         return arrays
-
-    def _flat_state_current(self, flat: FlatBuffer) -> bool:
-        """True when every parameter's state is still the views into ``flat.state``."""
-        if flat.state is None:
-            return False
-        for index, param in enumerate(flat.params):
-            per_param = self.state.get(param)
-            if per_param is None or set(per_param) != set(flat.state):
-                return False
-            for key, value in flat.state.items():
-                if is_array(value):
-                    if per_param[key] is not flat.state_views[key][1][index]:
-                        return False
-                elif per_param[key] != value:
-                    return False
-        return True
 
     def _resolve(self, group: ParamGroup) -> dict:
         """The group's hyperparameters for this step, with a schedule ``lr`` evaluated."""

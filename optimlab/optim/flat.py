@@ -17,6 +17,9 @@ not in ``optimizer.state``, not exported by ``state_dict()`` and not counted by 
 
 from __future__ import annotations
 
+import itertools
+import operator
+
 import numpy as np
 
 from optimlab.backend import get_array_module, is_array
@@ -60,13 +63,54 @@ class FlatBuffer:
         self.param = Parameter(self.data)
         self.param.use_grad_buffer(self.grad)
         self.state: dict | None = None
-        self.state_views: dict[str, list] = {}
+        self.state_views: dict[str, tuple] = {}  # key -> (flat state array, its per-parameter views)
+        self._published: tuple | None = None  # what publish() wrote: dicts, lengths, keys, values, flat keys
+        self._scalar_slots: list[tuple] = []  # (index in the values, dict, key) of each scalar entry
         self._pieces: list[tuple[Parameter, FlatState, dict]] = []  # see update_in_pieces
         self._pieces_of: tuple = ()
 
     def views(self, flat) -> list:
         """Per-parameter views (with the parameters' shapes) into a flat array."""
         return [flat[o : o + int(p.size)].reshape(p.shape) for p, o in zip(self.params, self.offsets)]
+
+    def publish(self, states: dict) -> None:
+        """Make ``states[p]``, each parameter's torch-shaped state, the views of the flat state and its
+        scalar entries (the step counter...), and remember what was written (see ``published``).
+        After a step that kept the flat state's keys and arrays (the steady state) only the scalars
+        are written."""
+        fresh = False
+        for key, value in self.state.items():
+            if is_array(value) and self.state_views.get(key, (None,))[0] is not value:
+                self.state_views[key] = (value, self.views(value))
+                fresh = True
+        if not fresh and self._published is not None:
+            dicts, _, _, values, state_keys = self._published
+            if (len(self.state) == len(state_keys) and all(_same(self.state, state_keys))
+                    and all(_same(map(states.get, self.params), dicts))):
+                for slot, per_param, key in self._scalar_slots:
+                    per_param[key] = values[slot] = self.state[key]
+                return
+        dicts = [states.setdefault(p, {}) for p in self.params]
+        for index, per_param in enumerate(dicts):
+            for key, value in self.state.items():
+                per_param[key] = self.state_views[key][1][index] if is_array(value) else value
+        keys = list(itertools.chain.from_iterable(map(dict.keys, dicts)))
+        values = list(itertools.chain.from_iterable(map(dict.values, dicts)))
+        self._published = (dicts, list(map(len, dicts)), keys, values, list(self.state))
+        owners = [per_param for per_param in dicts for _ in per_param]  # the dict of each flattened entry
+        self._scalar_slots = [(slot, per_param, key) for slot, (per_param, key) in enumerate(zip(owners, keys))
+                              if key in self.state and not is_array(self.state[key])]
+
+    def published(self, states: dict) -> bool:
+        """Is every ``states[p]`` still what ``publish`` wrote: the same dict, with the same keys
+        holding the same objects (nobody replaced an entry or a dict since)? Checked in C loops,
+        allocating no list: on a GPU, a step's host time is on the critical path."""
+        if self.state is None or self._published is None:
+            return False
+        dicts, lengths, keys, values, _ = self._published
+        return (all(_same(map(states.get, self.params), dicts)) and all(map(operator.eq, map(len, dicts), lengths))
+                and all(_same(itertools.chain.from_iterable(map(dict.keys, dicts)), keys))
+                and all(_same(itertools.chain.from_iterable(map(dict.values, dicts)), values)))
 
     def gather_grads(self) -> bool:
         """Make the gradient buffer hold every gradient (copying those set from outside); False if
@@ -116,6 +160,11 @@ class FlatBuffer:
         self.grad.fill(0)
         for p, view in zip(self.params, self.grad_views):
             p.use_grad_buffer(view)
+
+
+def _same(items, others):
+    """``items[i] is others[i]``, lazily, element by element."""
+    return map(operator.is_, items, others)
 
 
 class FlatState(dict):

@@ -259,6 +259,6 @@ def test_arrays_on_two_backends_are_refused_naming_them():
     param = np.ones(300, dtype=np.float32)
     state = adam8bit_init(param, blocksize=64, min_8bit_size=1)
     state["exp_avg_absmax"] = type("ndarray", (), {"__module__": "cupy._core.core"})()
-    with pytest.raises(TypeError, match="'exp_avg_absmax' is on the GPU, array 'g' on the CPU: one backend"):
+    with pytest.raises(TypeError, match="'exp_avg_absmax' is on the GPU, array 'p' on the CPU: one backend"):
         adam8bit_fused(param, np.ones(300, dtype=np.float32), state, lr=1e-3, blocksize=64)
     assert state["step"] == 0

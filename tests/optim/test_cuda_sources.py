@@ -17,7 +17,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from optimlab.kernels.blockwise import CUDA_OPTIONS, MAX_GRID, cuda_threads
+from optimlab.kernels.blockwise import CUDA_OPTIONS, MAX_GRID, PlanCache, cuda_threads
 from optimlab.optim.adam8bit import ADAM8BIT_KERNEL, ADAM32_KERNEL, BLOCK_SIZES
 
 VARIANTS = [(kernel, flags, blocksize, ctype) for kernel in (ADAM8BIT_KERNEL, ADAM32_KERNEL)
@@ -52,9 +52,10 @@ def test_more_blocks_than_a_cuda_grid_holds_are_refused_before_launching():
     blocks of all the launch's tensors count (two tensors of half the grid each, plus one block)."""
     stand_in = [np.zeros(1, np.float32)]
     sizes = [(MAX_GRID + 1) // 2 * 64, (MAX_GRID + 1) // 2 * 64 + 1]
-    plan = ADAM8BIT_KERNEL.plan(64, sizes, [stand_in, stand_in])
+    plans = PlanCache()
+    plans.plan = ADAM8BIT_KERNEL.plan(64, sizes, [stand_in, stand_in])
     with pytest.raises(ValueError, match=f"at most {MAX_GRID} blocks, got {MAX_GRID + 2} blocks of 64"):
-        ADAM8BIT_KERNEL._run_cuda((True,), 64, [stand_in, stand_in], plan, [], [])
+        ADAM8BIT_KERNEL._run_cuda((True,), 64, [stand_in, stand_in], plans, [], [])
 
 
 def _elementwise_kernels() -> list:

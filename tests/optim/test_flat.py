@@ -116,6 +116,66 @@ def test_missing_gradient_falls_back_and_stays_correct():
     assert flat.state[flat_params[0]]["step"] == 6 and flat.state[flat_params[1]]["step"] == 5
 
 
+def _doubled(array):
+    """A new array (0-d ones included: ``array * 2`` would be a NumPy scalar)."""
+    new = array.copy()
+    new *= 2
+    return new
+
+
+def _scale_exp_avg(optimizer, params):
+    for p in params:  # a new array in place of the view
+        optimizer.state[p]["exp_avg"] = _doubled(optimizer.state[p]["exp_avg"])
+
+
+def _set_step(optimizer, params):
+    for p in params:
+        optimizer.state[p]["step"] = 10
+
+
+def _new_dicts(optimizer, params):
+    for p in params:
+        optimizer.state[p] = {key: _doubled(value) if key == "exp_avg_sq" else value
+                              for key, value in optimizer.state[p].items()}
+
+
+@pytest.mark.parametrize("edit", [_scale_exp_avg, _set_step, _new_dicts], ids=["array", "step", "dict"])
+def test_a_changed_per_parameter_state_is_taken_up_by_the_next_step(edit):
+    """The flat step checks that ``optimizer.state[p]`` is still what it last published (in C loops,
+    not per entry in Python); an edit between steps, made to both optimizers alike, is stepped from
+    as the per-parameter optimizer steps from it, and the states are views of the buffer again."""
+    problem = TrajectoryProblem(seed=6)
+    case = next(c for c in CASES if c.name == "AdamW")
+    plain_params, plain, flat_params, flat = _pair(case, problem)
+    for step in range(5):
+        if step == 2:
+            edit(plain, plain_params)
+            edit(flat, flat_params)
+        _setgrads(plain_params, problem, step)
+        _setgrads(flat_params, problem, step)
+        plain.step()
+        flat.step()
+        _assert_identical(plain_params, plain, flat_params, flat)
+    buffer = flat._flat_buffers[0]
+    assert all(np.shares_memory(flat.state[p]["exp_avg_sq"], buffer.state["exp_avg_sq"]) for p in flat_params)
+
+
+def test_a_scalar_entry_that_a_later_step_adds_reaches_every_parameter_state():
+    class Counting(optim.SGD):
+        def _update(self, param, grad, state, group):
+            super()._update(param, grad, state, group)
+            if self.step_count >= 1:  # from the second step on
+                state["counted"] = state.get("counted", 0) + 1
+
+    params = [Parameter(np.ones(3)), Parameter(np.ones(2))]
+    optimizer = Counting(params, lr=0.1).flatten()
+    for step in range(4):
+        for p in params:
+            p.grad = np.ones(p.shape)
+        optimizer.step()
+        assert [optimizer.state[p].get("counted") for p in params] == [step or None] * 2
+
+
 def test_resume_into_a_flat_optimizer_is_bit_identical():
     problem = TrajectoryProblem(seed=5)
     case = next(c for c in CASES if c.name == "AdamW")

@@ -137,10 +137,12 @@ def test_8bit_tensors_in_one_launch_on_the_gpu_give_the_reference_codes():
                 assert np.array_equal(cp.asnumpy(gpu_state[key]), ref_state[key]), key
 
 
-def test_adam8bit_on_the_gpu_takes_the_reference_steps():
+@pytest.mark.parametrize("in_place", [False, True], ids=["new gradients", "gradients written in place"])
+def test_adam8bit_on_the_gpu_takes_the_reference_steps(in_place):
     """The class on GPU arrays (large parameters: 8-bit states, one launch; small ones: 32-bit states,
     one launch of ``ADAM32_KERNEL``) against the class on NumPy arrays (the reference): identical
-    codes, maxima and large parameters; small parameters equal to 1e-6 relative, as on the CPU."""
+    codes, maxima and large parameters; small parameters equal to 1e-6 relative, as on the CPU. With
+    gradients written in place, every launch after the first reuses its plan's device copy."""
     from optimlab.optim import AdamW8bit
 
     shapes = [(70, 80), (10,), (33, 130), (4099,), (3, 7)]
@@ -150,8 +152,17 @@ def test_adam8bit_on_the_gpu_takes_the_reference_steps():
         optimizer = AdamW8bit(params, lr=1e-2)
         for step in range(10):
             for p in params:
-                p.grad = xp.asarray(np.random.default_rng([3, step]).standard_normal(p.shape).astype(np.float32))
+                grad = xp.asarray(np.random.default_rng([3, step]).standard_normal(p.shape).astype(np.float32))
+                if in_place and p.grad is not None:
+                    p.grad[...] = grad
+                else:
+                    p.grad = grad
             optimizer.step()
+            if step == 0:
+                device_plans = [plans.device_plan for plans in optimizer._plans.values()]
+        if xp is cp and in_place:  # the first step's copies, still in use
+            assert len(device_plans) == 2 and all(
+                plans.device_plan is first is not None for plans, first in zip(optimizer._plans.values(), device_plans))
         runs[xp.__name__] = (params, optimizer)
     (ref_params, ref_opt), (gpu_params, gpu_opt) = runs["numpy"], runs["cupy"]
     for index in (0, 2, 3):
