@@ -18,6 +18,7 @@ from optimlab import Parameter
 from optimlab.kernels import cpu_compiler_available, cpu_kernels
 from optimlab.optim import adam8bit as adam8bit_module
 from optimlab.optim.adam8bit import ADAM8BIT_KERNEL, adam8bit_fused, adam8bit_init, adam8bit_update
+from eight_bit_checks import assert_identical_steps
 
 pytestmark = pytest.mark.skipif(not cpu_compiler_available(), reason="needs a C++ compiler (g++)")
 
@@ -122,10 +123,7 @@ def test_one_launch_for_many_tensors_equals_one_launch_each(blocksize):
         for param, grad, state in zip(one, grads, one_states):
             adam8bit_fused(param, grad, state, **hyper)
         adam8bit_fused_many(many, grads, many_states, **hyper)
-        for a, b, sa, sb in zip(one, many, one_states, many_states):
-            assert np.array_equal(a, b)
-            for key in ("exp_avg_codes", "exp_avg_sq_codes", "exp_avg_absmax", "exp_avg_sq_absmax", "step"):
-                assert np.array_equal(sa[key], sb[key]), key
+        assert_identical_steps(one, one_states, many, many_states)
 
 
 def test_one_launch_refuses_mixed_tensors():

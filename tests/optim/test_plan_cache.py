@@ -15,6 +15,7 @@ from optimlab.kernels import cpu_compiler_available, cpu_kernels
 from optimlab.kernels.blockwise import BlockwiseKernel, PlanCache
 from optimlab.optim import AdamW8bit
 from optimlab.optim.adam8bit import ADAM8BIT_KERNEL, adam8bit_fused_many, adam8bit_init, adam8bit_update
+from eight_bit_checks import assert_identical_steps
 
 pytestmark = pytest.mark.skipif(not cpu_compiler_available(), reason="needs a C++ compiler (g++)")
 
@@ -61,10 +62,7 @@ def test_kept_and_new_arrays_give_the_reference_steps_and_only_new_tensors_are_c
         assert checks == ([(f" of tensor {t}", None) for t in range(3)] if step == 0 else [(" of tensor 1", [0])])
         for param, grad, state in zip(ref_params, grads, ref_states):
             adam8bit_update(param, grad, state, **HYPER)
-        for a, b, sa, sb in zip(params, ref_params, states, ref_states):
-            assert np.array_equal(a, b)
-            for key in ("exp_avg_codes", "exp_avg_sq_codes", "exp_avg_absmax", "exp_avg_sq_absmax", "step"):
-                assert np.array_equal(sa[key], sb[key]), key
+        assert_identical_steps(params, states, ref_params, ref_states)
 
 
 def test_the_plan_is_reused_while_every_array_is_kept_and_equals_a_fresh_one():
