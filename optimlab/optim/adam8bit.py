@@ -376,7 +376,8 @@ class Adam8bit(Optimizer):
         launch per kind of state (8-bit, or 32-bit below ``min_8bit_size``), backend, dtype and step
         count: GPT-2's 148 tensors, 98 of them small, take two launches, each keeping its plan for the
         next step (``PlanCache``). 16-bit parameters with 32-bit states (which the block kernel's GPU
-        form does not take) step one by one (``adam_fused``)."""
+        form does not take) step one by one (``adam_fused``); with 8-bit states the GPU form refuses
+        them (a TypeError naming the dtype; the CPU form takes them)."""
         batches: dict = {}
         rest = []
         for param, state in pending:

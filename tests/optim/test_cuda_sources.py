@@ -58,6 +58,19 @@ def test_more_blocks_than_a_cuda_grid_holds_are_refused_before_launching():
         ADAM8BIT_KERNEL._run_cuda((True,), 64, [stand_in, stand_in], plans, [], [])
 
 
+def test_16bit_arrays_are_refused_by_the_gpu_form_before_launching():
+    """The block kernels' GPU form takes float32 and float64 only (``Adam8bit`` steps its 16-bit
+    parameters with 32-bit states through ``adam_fused``); a bfloat16 launch is refused naming the
+    dtype, before CuPy is needed, not handed to a kernel built for another type."""
+    from ml_dtypes import bfloat16
+
+    stand_in = [np.zeros(1, bfloat16)]
+    plans = PlanCache()
+    plans.plan = ADAM8BIT_KERNEL.plan(64, [1], [stand_in])
+    with pytest.raises(TypeError, match="GPU form of optimlab_adam8bit supports float32 and float64, got bfloat16"):
+        ADAM8BIT_KERNEL._run_cuda((True,), 64, [stand_in], plans, [], [])
+
+
 def _elementwise_kernels() -> list:
     """Every ElementwiseKernel an optimizer module defines."""
     import importlib
